@@ -1,0 +1,107 @@
+#ifndef CYBERDESK_CPNG_SHIM_H
+#define CYBERDESK_CPNG_SHIM_H
+
+#include <png.h>
+#include <setjmp.h>
+#include <stdlib.h>
+#include <string.h>
+
+// libpng reports errors with longjmp, which Swift cannot catch. The whole encode runs
+// inside this C function so the setjmp frame is live for every libpng call.
+
+typedef struct {
+    unsigned char *data;
+    size_t length;
+    size_t capacity;
+    int failed;
+} cpng_buffer;
+
+static inline void cpng_write(png_structp png, png_bytep bytes, png_size_t count) {
+    cpng_buffer *out = (cpng_buffer *)png_get_io_ptr(png);
+    if (out->failed) return;
+    if (out->length + count > out->capacity) {
+        size_t capacity = out->capacity ? out->capacity : 65536;
+        while (capacity < out->length + count) capacity *= 2;
+        unsigned char *grown = (unsigned char *)realloc(out->data, capacity);
+        if (!grown) { out->failed = 1; png_error(png, "out of memory"); return; }
+        out->data = grown;
+        out->capacity = capacity;
+    }
+    memcpy(out->data + out->length, bytes, count);
+    out->length += count;
+}
+
+static inline void cpng_flush(png_structp png) { (void)png; }
+
+/// Filters accepted by `cpng_encode_rgb`, mirroring libpng's PNG_FILTER_* bits.
+enum {
+    CPNG_FILTER_NONE = PNG_FILTER_NONE,
+    CPNG_FILTER_SUB = PNG_FILTER_SUB,
+    CPNG_FILTER_UP = PNG_FILTER_UP,
+    CPNG_FILTER_AVG = PNG_FILTER_AVG,
+    CPNG_FILTER_PAETH = PNG_FILTER_PAETH,
+    CPNG_ALL_FILTERS = PNG_ALL_FILTERS,
+};
+
+/// Encodes tightly packed 8-bit RGB rows into a PNG held in `out` (free with `cpng_buffer_free`).
+/// Returns 0 on success, -1 on a libpng error (message copied into `error`).
+static inline int cpng_encode_rgb(const unsigned char *rgb, int width, int height, size_t stride,
+                                  int level, int filters, int strategy,
+                                  cpng_buffer *out, char *error, size_t error_size) {
+    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
+    if (!png) { snprintf(error, error_size, "png_create_write_struct failed"); return -1; }
+    png_infop info = png_create_info_struct(png);
+    if (!info) {
+        png_destroy_write_struct(&png, NULL);
+        snprintf(error, error_size, "png_create_info_struct failed");
+        return -1;
+    }
+    if (setjmp(png_jmpbuf(png))) {
+        png_destroy_write_struct(&png, &info);
+        snprintf(error, error_size, "libpng failed to encode the image");
+        return -1;
+    }
+    png_set_write_fn(png, out, cpng_write, cpng_flush);
+    png_set_IHDR(png, info, (png_uint_32)width, (png_uint_32)height, 8, PNG_COLOR_TYPE_RGB,
+                 PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+    png_set_filter(png, PNG_FILTER_TYPE_BASE, filters);
+    png_set_compression_level(png, level);
+    png_set_compression_strategy(png, strategy);
+    png_write_info(png, info);
+    for (int y = 0; y < height; y++) {
+        png_write_row(png, (png_const_bytep)(rgb + (size_t)y * stride));
+    }
+    png_write_end(png, info);
+    png_destroy_write_struct(&png, &info);
+    return 0;
+}
+
+static inline void cpng_buffer_free(cpng_buffer *buffer) {
+    free(buffer->data);
+    buffer->data = NULL;
+    buffer->length = buffer->capacity = 0;
+}
+
+/// Decodes a PNG into 8-bit RGB (any input format is converted). Used by tests and the
+/// benchmark to compare outputs pixel for pixel. Caller frees `*rgb` with free().
+static inline int cpng_decode_rgb(const unsigned char *data, size_t length,
+                                  unsigned char **rgb, int *width, int *height) {
+    png_image image;
+    memset(&image, 0, sizeof image);
+    image.version = PNG_IMAGE_VERSION;
+    if (!png_image_begin_read_from_memory(&image, data, length)) return -1;
+    image.format = PNG_FORMAT_RGB;
+    size_t size = PNG_IMAGE_SIZE(image);
+    unsigned char *buffer = (unsigned char *)malloc(size);
+    if (!buffer) { png_image_free(&image); return -1; }
+    if (!png_image_finish_read(&image, NULL, buffer, 0, NULL)) {
+        free(buffer);
+        return -1;
+    }
+    *rgb = buffer;
+    *width = (int)image.width;
+    *height = (int)image.height;
+    return 0;
+}
+
+#endif

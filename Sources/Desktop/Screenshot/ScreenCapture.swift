@@ -1,0 +1,155 @@
+import CX11
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Captures a screen region into an XImage. With MIT-SHM the image lives in one shared
+/// memory segment created once and reused by every capture of the same size; without it
+/// (remote displays) each capture is an XGetImage round trip.
+struct ScreenCapture {
+    let region: Rect
+    private var image: UnsafeMutablePointer<XImage>?
+    private var shmInfo = XShmSegmentInfo()
+    let usesSharedMemory: Bool
+
+    /// Creates the SHM segment; returns nil when SHM is unavailable or attaching fails.
+    init?(display: OpaquePointer, region: Rect) {
+        guard XShmQueryExtension(display) != 0 else { return nil }
+        let visual = cx11_default_visual(display)
+        let depth = UInt32(cx11_default_depth(display))
+        var info = XShmSegmentInfo()
+        guard let image = XShmCreateImage(display, visual, depth, ZPixmap, nil, &info,
+                                          UInt32(region.width), UInt32(region.height)) else { return nil }
+        let bytes = Int(image.pointee.bytes_per_line) * Int(image.pointee.height)
+        let id = shmget(IPC_PRIVATE, bytes, IPC_CREAT | 0o600)
+        guard id >= 0 else {
+            cx11_destroy_image(image)
+            return nil
+        }
+        guard let address = shmat(id, nil, 0), address != UnsafeMutableRawPointer(bitPattern: -1) else {
+            shmctl(id, IPC_RMID, nil)
+            cx11_destroy_image(image)
+            return nil
+        }
+        info.shmid = id
+        info.shmaddr = address.assumingMemoryBound(to: CChar.self)
+        info.readOnly = 0
+        image.pointee.data = info.shmaddr
+        _ = cx11_take_last_error()
+        XShmAttach(display, &info)
+        XSync(display, 0)
+        // Marked for removal now, so the segment is freed even if the process is killed.
+        shmctl(id, IPC_RMID, nil)
+        if cx11_take_last_error() != 0 {
+            shmdt(address)
+            image.pointee.data = nil
+            cx11_destroy_image(image)
+            return nil
+        }
+        self.region = region
+        self.image = image
+        self.shmInfo = info
+        self.usesSharedMemory = true
+    }
+
+    /// Grabs the region into the shared segment and calls `body` with the image.
+    mutating func capture<T>(display: OpaquePointer, root: Window,
+                             _ body: (UnsafeMutablePointer<XImage>) throws -> T) throws -> T {
+        guard let image else { throw DesktopError.displayClosed }
+        _ = cx11_take_last_error()
+        let ok = XShmGetImage(display, root, image, Int32(region.x), Int32(region.y), cx11_all_planes())
+        let code = cx11_take_last_error()
+        guard ok != 0, code == 0 else {
+            throw DesktopError.x11(code: code, request: cx11_last_error_request_code(), during: "capturing the screen with MIT-SHM")
+        }
+        return try body(image)
+    }
+
+    mutating func destroy(display: OpaquePointer) {
+        guard let image else { return }
+        XShmDetach(display, &shmInfo)
+        XSync(display, 0)
+        shmdt(shmInfo.shmaddr)
+        image.pointee.data = nil
+        cx11_destroy_image(image)
+        self.image = nil
+    }
+
+    /// One XGetImage capture, for displays without MIT-SHM.
+    static func captureWithoutSharedMemory<T>(display: OpaquePointer, root: Window, region: Rect,
+                                              _ body: (UnsafeMutablePointer<XImage>) throws -> T) throws -> T {
+        _ = cx11_take_last_error()
+        guard let image = XGetImage(display, root, Int32(region.x), Int32(region.y),
+                                    UInt32(region.width), UInt32(region.height), cx11_all_planes(), ZPixmap) else {
+            throw DesktopError.x11(code: cx11_take_last_error(), request: cx11_last_error_request_code(), during: "capturing the screen with XGetImage")
+        }
+        defer { cx11_destroy_image(image) }
+        return try body(image)
+    }
+}
+
+/// Converts an XImage in any TrueColor layout to packed RGB.
+enum PixelConverter {
+    static func convert(_ image: UnsafeMutablePointer<XImage>, into rgb: inout [UInt8]) {
+        let width = Int(image.pointee.width)
+        let height = Int(image.pointee.height)
+        let count = width * height * 3
+        if rgb.count != count { rgb = [UInt8](repeating: 0, count: count) }
+        let bpp = Int(image.pointee.bits_per_pixel)
+        let stride = Int(image.pointee.bytes_per_line)
+        let redMask = UInt32(truncatingIfNeeded: image.pointee.red_mask)
+        let greenMask = UInt32(truncatingIfNeeded: image.pointee.green_mask)
+        let blueMask = UInt32(truncatingIfNeeded: image.pointee.blue_mask)
+        let lsbFirst = cx11_image_byte_order(image) == LSBFirst
+        guard let base = UnsafeRawPointer(image.pointee.data) else { return }
+        rgb.withUnsafeMutableBufferPointer { out in
+            // The layout of every local 24/32-bit TrueColor visual: BGRX in memory.
+            if bpp == 32, lsbFirst, redMask == 0xFF0000, greenMask == 0x00FF00, blueMask == 0x0000FF {
+                for y in 0..<height {
+                    let row = base.advanced(by: y * stride).assumingMemoryBound(to: UInt8.self)
+                    var o = y * width * 3
+                    var i = 0
+                    for _ in 0..<width {
+                        out[o] = row[i + 2]
+                        out[o + 1] = row[i + 1]
+                        out[o + 2] = row[i]
+                        o += 3
+                        i += 4
+                    }
+                }
+                return
+            }
+            let red = Channel(mask: redMask), green = Channel(mask: greenMask), blue = Channel(mask: blueMask)
+            var o = 0
+            for y in 0..<height {
+                for x in 0..<width {
+                    let pixel = UInt32(truncatingIfNeeded: cx11_get_pixel(image, Int32(x), Int32(y)))
+                    out[o] = red.value(pixel)
+                    out[o + 1] = green.value(pixel)
+                    out[o + 2] = blue.value(pixel)
+                    o += 3
+                }
+                _ = y
+            }
+        }
+    }
+
+    /// Extracts one colour channel from a pixel by its mask and scales it to 8 bits.
+    struct Channel {
+        let mask: UInt32
+        let shift: UInt32
+        let maximum: UInt32
+
+        init(mask: UInt32) {
+            self.mask = mask
+            shift = mask == 0 ? 0 : UInt32(mask.trailingZeroBitCount)
+            maximum = mask == 0 ? 1 : mask >> shift
+        }
+
+        func value(_ pixel: UInt32) -> UInt8 {
+            let raw = (pixel & mask) >> shift
+            return maximum == 255 ? UInt8(raw) : UInt8(raw * 255 / maximum)
+        }
+    }
+}

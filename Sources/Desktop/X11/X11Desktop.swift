@@ -1,0 +1,261 @@
+import CX11
+import Foundation
+
+/// The X11 implementation of `Desktop`: XTest for input, MIT-SHM (or XGetImage) and libpng
+/// for screenshots, XKB for the keymap, a hidden window for the clipboard.
+///
+/// The actor runs on its own thread (`X11Thread`), so the `Display*` has exactly one owner
+/// and the driver keeps serving clipboard requests while idle.
+public actor X11Desktop: Desktop {
+    private let thread: X11Thread
+    public nonisolated var unownedExecutor: UnownedSerialExecutor { thread.asUnownedSerialExecutor() }
+
+    let display: OpaquePointer
+    let root: Window
+    let screen: Int32
+    /// Invisible window that owns selections and receives their replies.
+    let window: Window
+    let atoms: Atoms
+
+    var capture: ScreenCapture?
+    var rgbBuffer: [UInt8] = []
+    var pngSettings: PNGSettings
+
+    /// Keys and buttons this driver has pressed and not yet released.
+    var heldKeys: [KeyCode] = []
+    var heldButtons: [UInt32] = []
+    var scratch: ScratchKeycodes
+
+    var clipboard = ClipboardOwner()
+
+    public struct Configuration: Sendable {
+        /// X display name; nil uses `DISPLAY`.
+        public var displayName: String?
+        public var png: PNGSettings
+        /// Use MIT-SHM when the server offers it (local displays).
+        public var useSharedMemory: Bool
+        /// How long a scratch keycode must rest before it is remapped or restored, so the
+        /// client has translated the last key event before its keymap changes.
+        public var scratchGrace: Duration
+
+        public init(displayName: String? = nil, png: PNGSettings = .fast, useSharedMemory: Bool = true,
+                    scratchGrace: Duration = .milliseconds(40)) {
+            self.displayName = displayName
+            self.png = png
+            self.useSharedMemory = useSharedMemory
+            self.scratchGrace = scratchGrace
+        }
+    }
+
+    public let configuration: Configuration
+
+    /// Opens the display and checks for XTest. Throws a clear error when the display cannot
+    /// be opened or lacks an extension the driver needs.
+    public init(_ configuration: Configuration = Configuration()) async throws {
+        let thread = X11Thread(name: "cyberdesk-x11")
+        self.thread = thread
+        self.configuration = configuration
+        self.pngSettings = configuration.png
+        let name = configuration.displayName ?? ProcessInfo.processInfo.environment["DISPLAY"] ?? ""
+        guard !name.isEmpty else {
+            thread.stop()
+            throw DesktopError.cannotOpenDisplay("(DISPLAY is not set)")
+        }
+        cx11_install_error_handler()
+        guard let display = XOpenDisplay(name) else {
+            thread.stop()
+            throw DesktopError.cannotOpenDisplay(name)
+        }
+        var eventBase: Int32 = 0, errorBase: Int32 = 0, major: Int32 = 0, minor: Int32 = 0
+        guard XTestQueryExtension(display, &eventBase, &errorBase, &major, &minor) != 0 else {
+            XCloseDisplay(display)
+            thread.stop()
+            throw DesktopError.extensionMissing("XTEST")
+        }
+        self.display = display
+        self.screen = cx11_default_screen(display)
+        self.root = cx11_root_window(display)
+        self.atoms = Atoms(display)
+        var attributes = XSetWindowAttributes()
+        attributes.event_mask = PropertyChangeMask
+        self.window = XCreateWindow(
+            display, root, -10, -10, 1, 1, 0, 0, UInt32(InputOnly), nil,
+            UInt(CWEventMask), &attributes)
+        self.scratch = ScratchKeycodes(grace: configuration.scratchGrace)
+        // Our own fake events must not be held back by another client's grab.
+        XTestGrabControl(display, 1)
+        XSync(display, 0)
+        let fd = cx11_connection_number(display)
+        thread.watch(fd: fd) { [weak self] in
+            guard let self else { return }
+            self.assumeIsolated { $0.dispatchPendingEvents() }
+        }
+    }
+
+    /// Restores borrowed keycodes and closes the connection. Keys and buttons still held
+    /// (a `key --down` that should outlast a debug command) are released only when asked;
+    /// the daemon always asks.
+    public func close(releasingHeldInput: Bool = true) {
+        if releasingHeldInput { releaseTracked() }
+        scratch.restoreAll(display: display, waitForGrace: true)
+        capture?.destroy(display: display)
+        capture = nil
+        XDestroyWindow(display, window)
+        XCloseDisplay(display)
+        thread.stop()
+    }
+
+    // MARK: - Errors
+
+    /// Round-trips to the server and turns an X error raised since the last check into a
+    /// typed error.
+    func sync(_ during: @autoclosure () -> String) throws {
+        XSync(display, 0)
+        let code = cx11_take_last_error()
+        if code != 0 {
+            throw DesktopError.x11(code: code, request: cx11_last_error_request_code(), during: during())
+        }
+    }
+
+    // MARK: - Geometry
+
+    public func dimensions() throws -> Size {
+        Size(width: Int(cx11_display_width(display)), height: Int(cx11_display_height(display)))
+    }
+
+    func checkOnScreen(_ point: Point) throws {
+        let size = try dimensions()
+        guard point.x >= 0, point.y >= 0, point.x < size.width, point.y < size.height else {
+            throw DesktopError.outOfScreen(point, size)
+        }
+    }
+
+    // MARK: - Held input
+
+    /// Presses or releases a key through XTest, keeping the set of held keys current.
+    func fakeKey(_ keycode: KeyCode, down: Bool) {
+        XTestFakeKeyEvent(display, UInt32(keycode), down ? 1 : 0, 0)
+        if down {
+            heldKeys.append(keycode)
+        } else if let index = heldKeys.lastIndex(of: keycode) {
+            heldKeys.remove(at: index)
+        }
+    }
+
+    func fakeButton(_ button: UInt32, down: Bool) {
+        XTestFakeButtonEvent(display, button, down ? 1 : 0, 0)
+        if down {
+            heldButtons.append(button)
+        } else if let index = heldButtons.lastIndex(of: button) {
+            heldButtons.remove(at: index)
+        }
+    }
+
+    /// Releases what this driver pressed, in reverse order. Used on every error and
+    /// cancellation path, so no key stays down after a failed action.
+    func releaseTracked() {
+        for keycode in heldKeys.reversed() {
+            XTestFakeKeyEvent(display, UInt32(keycode), 0, 0)
+        }
+        for button in heldButtons.reversed() {
+            XTestFakeButtonEvent(display, button, 0, 0)
+        }
+        heldKeys.removeAll()
+        heldButtons.removeAll()
+        XSync(display, 0)
+    }
+
+    /// Keys and buttons the X server reports as down right now.
+    public func pressedInputs() -> (keys: [Int], buttons: [Int]) {
+        var keymap = [CChar](repeating: 0, count: 32)
+        XQueryKeymap(display, &keymap)
+        var keys: [Int] = []
+        for keycode in 8..<256 where UInt8(bitPattern: keymap[keycode / 8]) & (1 << UInt8(keycode % 8)) != 0 {
+            keys.append(keycode)
+        }
+        var rootReturn: Window = 0, child: Window = 0
+        var rootX: Int32 = 0, rootY: Int32 = 0, winX: Int32 = 0, winY: Int32 = 0
+        var mask: UInt32 = 0
+        XQueryPointer(display, root, &rootReturn, &child, &rootX, &rootY, &winX, &winY, &mask)
+        let buttonMasks: [(Int, Int32)] = [(1, Button1Mask), (2, Button2Mask), (3, Button3Mask), (4, Button4Mask), (5, Button5Mask)]
+        let buttons = buttonMasks.filter { mask & UInt32($0.1) != 0 }.map(\.0)
+        return (keys, buttons)
+    }
+
+    /// Releases every key and button the server reports down. XTest releases only affect
+    /// what XTest pressed, so a key a person is holding on a real keyboard is not touched;
+    /// a key left down by a crashed XTest client (a stuck Shift) is.
+    public func releaseAllInputs() throws {
+        releaseTracked()
+        let (keys, buttons) = pressedInputs()
+        for keycode in keys {
+            XTestFakeKeyEvent(display, UInt32(keycode), 0, 0)
+        }
+        for button in buttons {
+            XTestFakeButtonEvent(display, UInt32(button), 0, 0)
+        }
+        try sync("releasing held keys and buttons")
+    }
+
+    /// Runs an input action; on any error or cancellation everything it pressed is
+    /// released before the error propagates.
+    func withInputCleanup<T>(_ body: () async throws -> T) async throws -> T {
+        do {
+            let result = try await body()
+            return result
+        } catch {
+            releaseTracked()
+            _ = cx11_take_last_error()
+            throw error
+        }
+    }
+
+    // MARK: - Events
+
+    /// Handles whatever the X connection has delivered: clipboard requests from other
+    /// clients, loss of selection ownership, INCR transfers.
+    func dispatchPendingEvents() {
+        while XPending(display) > 0 {
+            var event = XEvent()
+            XNextEvent(display, &event)
+            handle(event)
+        }
+    }
+
+    func handle(_ event: XEvent) {
+        switch event.type {
+        case SelectionRequest:
+            answer(event.xselectionrequest)
+        case SelectionClear:
+            selectionCleared(event.xselectionclear)
+        case PropertyNotify:
+            propertyChanged(event.xproperty)
+        default:
+            break
+        }
+    }
+}
+
+/// Atoms the driver uses, interned once per connection.
+struct Atoms: Sendable {
+    let clipboard: Atom
+    let utf8String: Atom
+    let string: Atom
+    let text: Atom
+    let targets: Atom
+    let incr: Atom
+    let timestamp: Atom
+    let transfer: Atom
+
+    init(_ display: OpaquePointer) {
+        func intern(_ name: String) -> Atom { XInternAtom(display, name, 0) }
+        clipboard = intern("CLIPBOARD")
+        utf8String = intern("UTF8_STRING")
+        string = Atom(XA_STRING)
+        text = intern("TEXT")
+        targets = intern("TARGETS")
+        incr = intern("INCR")
+        timestamp = intern("TIMESTAMP")
+        transfer = intern("CYBERDESK_SELECTION")
+    }
+}
