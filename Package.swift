@@ -26,6 +26,12 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // In-process measurements for scripts/bench-desktop (results in BENCHMARKS.md).
+        .executableTarget(
+            name: "desktop-bench",
+            dependencies: ["Desktop"],
+            path: "Benchmarks/DesktopBench"
+        ),
         .testTarget(
             name: "DesktopTests",
             dependencies: ["Desktop", "CX11"]

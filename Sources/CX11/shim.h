@@ -42,22 +42,4 @@ static inline int cx11_xkb_key_group_info(XkbDescPtr xkb, KeyCode kc) { return X
 static inline int cx11_xkb_out_of_range_group_info(int info) { return XkbOutOfRangeGroupInfo(info); }
 static inline int cx11_xkb_out_of_range_group_number(int info) { return XkbOutOfRangeGroupNumber(info); }
 
-/// The X error handler is process-global; the driver records the last error here so the
-/// Swift side can turn it into a typed error after an XSync instead of Xlib exiting.
-static int cx11_last_error_code = 0;
-static unsigned char cx11_last_error_request = 0;
-static inline int cx11_error_handler(Display *d, XErrorEvent *e) {
-    (void)d;
-    cx11_last_error_code = e->error_code;
-    cx11_last_error_request = e->request_code;
-    return 0;
-}
-static inline void cx11_install_error_handler(void) { XSetErrorHandler(cx11_error_handler); }
-static inline int cx11_take_last_error(void) {
-    int code = cx11_last_error_code;
-    cx11_last_error_code = 0;
-    return code;
-}
-static inline unsigned char cx11_last_error_request_code(void) { return cx11_last_error_request; }
-
 #endif

@@ -38,7 +38,7 @@ extension X11Desktop {
                         if case .scratch(let next) = item { return next }
                         return nil
                     }
-                    stroke = KeyStroke(keycode: try await scratchKeycode(for: keysym, upcoming: upcoming), modifiers: 0)
+                    stroke = try await scratchStroke(for: keysym, upcoming: upcoming)
                 }
                 setLevelModifiers(stroke.modifiers, current: &levelModifiers, keymap: keymap)
                 fakeKey(stroke.keycode, down: true)
@@ -85,17 +85,20 @@ extension X11Desktop {
         current = wanted
     }
 
-    /// A keycode for a keysym missing from the keymap, borrowing an empty keycode; waits
-    /// for the scratch grace when all slots are taken (see `ScratchKeycodes`).
-    func scratchKeycode(for keysym: KeySym, upcoming: some Sequence<KeySym>) async throws -> KeyCode {
-        if let keycode = scratch.keycode(for: keysym) { return keycode }
-        if let keycode = scratch.mapFree(keysym, display: display) { return keycode }
-        guard !scratch.slots.isEmpty else { throw DesktopError.noScratchKeycode }
+    /// A key for a keysym missing from the keymap, on a borrowed empty keycode; waits for
+    /// the scratch grace when every place is taken (see `ScratchKeycodes`).
+    func scratchStroke(for keysym: KeySym, upcoming: some Collection<KeySym>) async throws -> KeyStroke {
+        func stroke(_ place: (keycode: KeyCode, level: Int)) -> KeyStroke {
+            KeyStroke(keycode: place.keycode, modifiers: place.level == 1 ? UInt32(ShiftMask) : 0)
+        }
+        if let place = scratch.place(of: keysym) { return stroke(place) }
+        if let place = scratch.mapFree(keysym, upcoming: upcoming, display: display) { return stroke(place) }
+        guard !scratch.isEmpty else { throw DesktopError.noScratchKeycode }
         let wanted = scratch.planRound(keysym, upcoming: upcoming)
         try await waitForScratchGrace()
         scratch.remapRound(wanted, display: display)
-        guard let keycode = scratch.keycode(for: keysym) else { throw DesktopError.noScratchKeycode }
-        return keycode
+        guard let place = scratch.place(of: keysym) else { throw DesktopError.noScratchKeycode }
+        return stroke(place)
     }
 
     func waitForScratchGrace() async throws {
@@ -159,7 +162,7 @@ extension X11Desktop {
 
     private func chordStroke(_ keysym: KeySym, keymap: Keymap) async throws -> KeyStroke {
         if let stroke = keymap.strokes[keysym] { return stroke }
-        return KeyStroke(keycode: try await scratchKeycode(for: keysym, upcoming: EmptyCollection()), modifiers: 0)
+        return try await scratchStroke(for: keysym, upcoming: EmptyCollection())
     }
 
     // MARK: - Shared keyboard action frame
@@ -168,12 +171,13 @@ extension X11Desktop {
     /// restores borrowed keycodes and modifier state — also when `body` fails or is cancelled.
     func withKeyboard(neutralize: Bool, _ body: (Keymap) async throws -> Void) async throws {
         let keymap = try Keymap.load(display: display)
-        scratch.begin(emptyKeycodes: keymap.emptyKeycodes)
+        scratch.begin(emptyKeycodes: keymap.emptyKeycodes, hasShift: keymap.modifierKeys[UInt32(ShiftMask)] != nil)
         let saved = neutralize ? neutralizeModifiers(keymap: keymap) : SavedModifiers()
         do {
             try await body(keymap)
             do {
-                try await waitForScratchGrace()
+                // Only borrowed keycodes need clients to catch up before the keymap changes.
+                if !scratch.isEmpty { try await waitForScratchGrace() }
             } catch {
                 scratch.restoreAll(display: display, waitForGrace: true)
                 restoreModifiers(saved)
@@ -187,7 +191,7 @@ extension X11Desktop {
             scratch.restoreAll(display: display, waitForGrace: true)
             restoreModifiers(saved)
             XSync(display, 0)
-            _ = cx11_take_last_error()
+            _ = X11Errors.take(display)
             throw error
         }
     }

@@ -10,7 +10,8 @@ import Glibc
 struct ScreenCapture {
     let region: Rect
     private var image: UnsafeMutablePointer<XImage>?
-    private var shmInfo = XShmSegmentInfo()
+    /// Heap-allocated because the XImage keeps a pointer to it (`obdata`) for every capture.
+    private let shmInfo: UnsafeMutablePointer<XShmSegmentInfo>
     let usesSharedMemory: Bool
 
     /// Creates the SHM segment; returns nil when SHM is unavailable or attaching fails.
@@ -18,33 +19,40 @@ struct ScreenCapture {
         guard XShmQueryExtension(display) != 0 else { return nil }
         let visual = cx11_default_visual(display)
         let depth = UInt32(cx11_default_depth(display))
-        var info = XShmSegmentInfo()
-        guard let image = XShmCreateImage(display, visual, depth, ZPixmap, nil, &info,
-                                          UInt32(region.width), UInt32(region.height)) else { return nil }
+        let info = UnsafeMutablePointer<XShmSegmentInfo>.allocate(capacity: 1)
+        info.initialize(to: XShmSegmentInfo())
+        guard let image = XShmCreateImage(display, visual, depth, ZPixmap, nil, info,
+                                          UInt32(region.width), UInt32(region.height)) else {
+            info.deallocate()
+            return nil
+        }
         let bytes = Int(image.pointee.bytes_per_line) * Int(image.pointee.height)
         let id = shmget(IPC_PRIVATE, bytes, IPC_CREAT | 0o600)
         guard id >= 0 else {
             cx11_destroy_image(image)
+            info.deallocate()
             return nil
         }
         guard let address = shmat(id, nil, 0), address != UnsafeMutableRawPointer(bitPattern: -1) else {
             shmctl(id, IPC_RMID, nil)
             cx11_destroy_image(image)
+            info.deallocate()
             return nil
         }
-        info.shmid = id
-        info.shmaddr = address.assumingMemoryBound(to: CChar.self)
-        info.readOnly = 0
-        image.pointee.data = info.shmaddr
-        _ = cx11_take_last_error()
-        XShmAttach(display, &info)
+        info.pointee.shmid = id
+        info.pointee.shmaddr = address.assumingMemoryBound(to: CChar.self)
+        info.pointee.readOnly = 0
+        image.pointee.data = info.pointee.shmaddr
+        _ = X11Errors.take(display)
+        XShmAttach(display, info)
         XSync(display, 0)
         // Marked for removal now, so the segment is freed even if the process is killed.
         shmctl(id, IPC_RMID, nil)
-        if cx11_take_last_error() != 0 {
+        if X11Errors.take(display) != nil {
             shmdt(address)
             image.pointee.data = nil
             cx11_destroy_image(image)
+            info.deallocate()
             return nil
         }
         self.region = region
@@ -57,32 +65,34 @@ struct ScreenCapture {
     mutating func capture<T>(display: OpaquePointer, root: Window,
                              _ body: (UnsafeMutablePointer<XImage>) throws -> T) throws -> T {
         guard let image else { throw DesktopError.displayClosed }
-        _ = cx11_take_last_error()
+        _ = X11Errors.take(display)
         let ok = XShmGetImage(display, root, image, Int32(region.x), Int32(region.y), cx11_all_planes())
-        let code = cx11_take_last_error()
-        guard ok != 0, code == 0 else {
-            throw DesktopError.x11(code: code, request: cx11_last_error_request_code(), during: "capturing the screen with MIT-SHM")
+        let error = X11Errors.take(display)
+        guard ok != 0, error == nil else {
+            throw DesktopError.x11(code: error?.code ?? 0, request: error?.request ?? 0, during: "capturing the screen with MIT-SHM")
         }
         return try body(image)
     }
 
     mutating func destroy(display: OpaquePointer) {
         guard let image else { return }
-        XShmDetach(display, &shmInfo)
+        XShmDetach(display, shmInfo)
         XSync(display, 0)
-        shmdt(shmInfo.shmaddr)
+        shmdt(shmInfo.pointee.shmaddr)
         image.pointee.data = nil
         cx11_destroy_image(image)
+        shmInfo.deallocate()
         self.image = nil
     }
 
     /// One XGetImage capture, for displays without MIT-SHM.
     static func captureWithoutSharedMemory<T>(display: OpaquePointer, root: Window, region: Rect,
                                               _ body: (UnsafeMutablePointer<XImage>) throws -> T) throws -> T {
-        _ = cx11_take_last_error()
+        _ = X11Errors.take(display)
         guard let image = XGetImage(display, root, Int32(region.x), Int32(region.y),
                                     UInt32(region.width), UInt32(region.height), cx11_all_planes(), ZPixmap) else {
-            throw DesktopError.x11(code: cx11_take_last_error(), request: cx11_last_error_request_code(), during: "capturing the screen with XGetImage")
+            let error = X11Errors.take(display)
+            throw DesktopError.x11(code: error?.code ?? 0, request: error?.request ?? 0, during: "capturing the screen with XGetImage")
         }
         defer { cx11_destroy_image(image) }
         return try body(image)

@@ -39,7 +39,7 @@ public actor X11Desktop: Desktop {
         public var scratchGrace: Duration
 
         public init(displayName: String? = nil, png: PNGSettings = .fast, useSharedMemory: Bool = true,
-                    scratchGrace: Duration = .milliseconds(40)) {
+                    scratchGrace: Duration = .milliseconds(150)) {
             self.displayName = displayName
             self.png = png
             self.useSharedMemory = useSharedMemory
@@ -61,7 +61,7 @@ public actor X11Desktop: Desktop {
             thread.stop()
             throw DesktopError.cannotOpenDisplay("(DISPLAY is not set)")
         }
-        cx11_install_error_handler()
+        X11Errors.install()
         guard let display = XOpenDisplay(name) else {
             thread.stop()
             throw DesktopError.cannotOpenDisplay(name)
@@ -111,9 +111,8 @@ public actor X11Desktop: Desktop {
     /// typed error.
     func sync(_ during: @autoclosure () -> String) throws {
         XSync(display, 0)
-        let code = cx11_take_last_error()
-        if code != 0 {
-            throw DesktopError.x11(code: code, request: cx11_last_error_request_code(), during: during())
+        if let error = X11Errors.take(display) {
+            throw DesktopError.x11(code: error.code, request: error.request, during: during())
         }
     }
 
@@ -205,7 +204,7 @@ public actor X11Desktop: Desktop {
             return result
         } catch {
             releaseTracked()
-            _ = cx11_take_last_error()
+            _ = X11Errors.take(display)
             throw error
         }
     }
