@@ -12,9 +12,14 @@
 #include <X11/extensions/Xfixes.h>
 #include <sys/ipc.h>
 #include <sys/shm.h>
+#include <sys/prctl.h>
 
 // Xlib exposes much of its API as macros, which Swift cannot call. Each gets a prefixed
 // static inline wrapper here, following the CNIOLinux convention.
+
+// Names the calling thread (shown by ps and debuggers). prctl is variadic, so Swift cannot call
+// it, and pthread_setname_np needs _GNU_SOURCE, which Glibc's module does not define.
+static inline int cx11_set_current_thread_name(const char *name) { return prctl(PR_SET_NAME, name, 0, 0, 0); }
 
 static inline int cx11_default_screen(Display *d) { return DefaultScreen(d); }
 static inline Window cx11_root_window(Display *d) { return DefaultRootWindow(d); }

@@ -1,6 +1,8 @@
 import ArgumentParser
 import Desktop
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 struct Clipboard: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -42,29 +44,23 @@ struct Clipboard: AsyncParsableCommand {
         }
 
         func run() async throws {
-            let data = stdin ? FileHandle.standardInput.readDataToEndOfFile() : Data((text ?? "").utf8)
-            let server = Process()
-            server.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL
-            if !FileManager.default.isExecutableFile(atPath: server.executableURL!.path) {
-                server.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
-            }
-            server.arguments = ["clipboard", "serve"] + (display.display.map { ["--display", $0] } ?? [])
-            let input = Pipe(), ready = Pipe()
-            server.standardInput = input
-            server.standardOutput = ready
+            let data = stdin ? readAll(STDIN_FILENO) : Array((text ?? "").utf8)
+            let server: ClipboardServer
             do {
-                try server.run()
+                server = try ClipboardServer.start(display: display.display)
             } catch {
-                throw fail(DesktopError.invalidArgument("cannot start the clipboard server: \(error.localizedDescription)"))
+                throw fail(DesktopError.invalidArgument("cannot start the clipboard server: \(error)"))
             }
-            input.fileHandleForWriting.write(data)
-            try input.fileHandleForWriting.close()
-            let line = String(decoding: ready.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            // Ignore a write error: if the server died, the missing "ready" line reports it.
+            writeAll(server.input, data)
+            close(server.input)
+            let line = String(decoding: readAll(server.ready), as: UTF8.self)
+            close(server.ready)
             guard line.hasPrefix("ready") else {
                 throw fail(DesktopError.clipboardConversionFailed("the clipboard server stopped before owning the clipboard"))
             }
             try printJSON(Result(characters: String(decoding: data, as: UTF8.self).unicodeScalars.count,
-                                 servedByPid: server.processIdentifier))
+                                 servedByPid: server.pid))
         }
     }
 
@@ -74,12 +70,12 @@ struct Clipboard: AsyncParsableCommand {
         @OptionGroup var display: DisplayOptions
 
         func run() async throws {
-            let text = String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
+            let text = String(decoding: readAll(STDIN_FILENO), as: UTF8.self)
             setsid()
             try await withDesktop(display) { desktop in
                 try await desktop.setClipboardText(text)
                 // Tell `set` we own the clipboard, then let go of its pipe so it can exit.
-                FileHandle.standardOutput.write(Data("ready\n".utf8))
+                writeAll(STDOUT_FILENO, Array("ready\n".utf8))
                 let devNull = open("/dev/null", O_RDWR)
                 dup2(devNull, STDOUT_FILENO)
                 dup2(devNull, STDIN_FILENO)

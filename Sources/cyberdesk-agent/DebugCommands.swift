@@ -1,6 +1,13 @@
 import ArgumentParser
 import Desktop
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 
 extension MouseButton: ExpressibleByArgument {}
 extension ScrollDirection: ExpressibleByArgument {}
@@ -18,9 +25,9 @@ struct Screenshot: AsyncParsableCommand {
     @Option(help: "Output height in pixels (alone: keep the aspect ratio).") var height: Int?
     @Option(help: "How a width and height together fit: exact, aspect_fit, aspect_fill.") var mode: ScaleMode = .exact
     @Option(help: "RandR monitor index to capture instead of the whole screen.") var monitor: Int?
-    @Option(help: "zlib level 0-9.") var level: Int = 1
-    @Option(help: "PNG filter: none, sub, up, average, paeth, adaptive.") var filter: PNGSettings.Filter = .sub
-    @Option(help: "zlib strategy: default, filtered, huffman, rle.") var strategy: PNGSettings.Strategy = .default
+    @Option(help: "zlib level 0-9.") var level: Int = PNGSettings.fast.level
+    @Option(help: "PNG filter: none, sub, up, average, paeth, adaptive.") var filter: PNGSettings.Filter = PNGSettings.fast.filter
+    @Option(help: "zlib strategy: default, filtered, huffman, rle.") var strategy: PNGSettings.Strategy = PNGSettings.fast.strategy
 
     struct Result: Encodable {
         var path: String
@@ -47,13 +54,13 @@ struct Screenshot: AsyncParsableCommand {
         }
         let path = output ?? "screenshot-\(Int(Date().timeIntervalSince1970 * 1000)).png"
         if path == "-" {
-            FileHandle.standardOutput.write(Data(shot.png))
+            writeAll(STDOUT_FILENO, shot.png)
             return
         }
         do {
-            try Data(shot.png).write(to: URL(fileURLWithPath: path), options: .atomic)
+            try writeFileAtomically(shot.png, to: path)
         } catch {
-            throw fail(DesktopError.invalidArgument("cannot write \(path): \(error.localizedDescription)"))
+            throw fail(DesktopError.invalidArgument("cannot write \(path): \(error)"))
         }
         try printJSON(Result(path: path, width: shot.width, height: shot.height, bytes: shot.png.count,
                              scaleX: shot.scaleX, scaleY: shot.scaleY, offsetX: shot.offsetX, offsetY: shot.offsetY,
@@ -185,7 +192,7 @@ struct TypeText: AsyncParsableCommand {
     func run() async throws {
         let input: String
         if stdin {
-            input = String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
+            input = String(decoding: readAll(STDIN_FILENO), as: UTF8.self)
         } else {
             input = text ?? ""
         }

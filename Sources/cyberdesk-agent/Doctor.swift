@@ -1,6 +1,13 @@
 import ArgumentParser
 import Desktop
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 
 struct Doctor: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -32,9 +39,9 @@ struct Doctor: AsyncParsableCommand {
 
     private func transferFolderCheck() -> DiagnosticCheck {
         let folder = FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent("CyberdeskTransfers").path
-        var isDirectory: ObjCBool = false
+        var isDirectory = false
         if FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory) {
-            guard isDirectory.boolValue, FileManager.default.isWritableFile(atPath: folder) else {
+            guard isDirectory, FileManager.default.isWritableFile(atPath: folder) else {
                 return .init(name: "transfers", status: .fail, detail: "\(folder) exists but is not a writable folder")
             }
             return .init(name: "transfers", status: .pass, detail: "\(folder) is writable")

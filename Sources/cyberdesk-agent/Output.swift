@@ -1,7 +1,14 @@
 import ArgumentParser
 import Desktop
 import Dispatch
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// JSON on stdout, one object per command, keys sorted so output is stable.
 func printJSON(_ value: some Encodable) throws {
@@ -10,7 +17,7 @@ func printJSON(_ value: some Encodable) throws {
     encoder.keyEncodingStrategy = .convertToSnakeCase
     var data = try encoder.encode(value)
     data.append(0x0A)
-    FileHandle.standardOutput.write(data)
+    data.withUnsafeBytes { _ = writeAll(STDOUT_FILENO, $0) }
 }
 
 struct Done: Encodable {
@@ -59,9 +66,9 @@ func withDesktop<T: Sendable>(_ options: DisplayOptions, keepHeldInput: Bool = t
 
 func fail(_ error: Error) -> Error {
     if error is CancellationError {
-        FileHandle.standardError.write(Data("cyberdesk-agent: cancelled; held keys and buttons were released\n".utf8))
+        printError("cyberdesk-agent: cancelled; held keys and buttons were released")
         return ExitCode(130)
     }
-    FileHandle.standardError.write(Data("cyberdesk-agent: error: \(error)\n".utf8))
+    printError("cyberdesk-agent: error: \(error)")
     return ExitCode.failure
 }

@@ -1,4 +1,4 @@
-import Foundation
+import CX11
 import Synchronization
 
 #if canImport(Glibc)
@@ -30,14 +30,42 @@ final class X11Thread: SerialExecutor, Sendable {
         }
         wakePipe = (fds[0], fds[1])
         let ready = Mutex(false)
-        let thread = Thread { [self] in
+        // A plain pthread rather than Foundation's Thread: the driver then needs no Foundation,
+        // and a CLI process does not pay for loading it (libFoundation + ICU, ~several ms).
+        let started = X11Thread.spawn { [self] in
+            _ = cx11_set_current_thread_name(String(name.prefix(15)))
             self.state.withLock { $0.threadID = pthread_self() }
             ready.withLock { $0 = true }
             self.loop()
         }
-        thread.name = name
-        thread.start()
+        precondition(started, "cannot start the X11 thread: pthread_create failed")
         while !ready.withLock({ $0 }) { sched_yield() }
+    }
+
+    /// The closure handed to the new thread through pthread_create's `void *` argument.
+    private final class ThreadBody: Sendable {
+        let run: @Sendable () -> Void
+        init(_ run: @escaping @Sendable () -> Void) { self.run = run }
+    }
+
+    /// Starts a detached thread running `body`; false if the system refused a new thread.
+    private static func spawn(_ body: @escaping @Sendable () -> Void) -> Bool {
+        let argument = Unmanaged.passRetained(ThreadBody(body)).toOpaque()
+        var attributes = pthread_attr_t()
+        pthread_attr_init(&attributes)
+        defer { pthread_attr_destroy(&attributes) }
+        pthread_attr_setdetachstate(&attributes, Int32(PTHREAD_CREATE_DETACHED))
+        var thread = pthread_t()
+        let status = pthread_create(&thread, &attributes, { argument in
+            guard let argument else { return nil }
+            Unmanaged<ThreadBody>.fromOpaque(argument).takeRetainedValue().run()
+            return nil
+        }, argument)
+        if status != 0 {
+            Unmanaged<ThreadBody>.fromOpaque(argument).release()
+            return false
+        }
+        return true
     }
 
     func enqueue(_ job: consuming ExecutorJob) {

@@ -1,0 +1,347 @@
+// desktop-bench: in-process measurements of the Desktop driver against $DISPLAY.
+//
+//   desktop-bench [--runs N] [--png-runs N] [--type-runs N] [--clicks N] [--click-rounds N]
+//                 [--only screenshot,type,click] [--text-file FILE] [--type-output FILE]
+//                 [--click-region X,Y,W,H]
+//
+// Prints one JSON object on stdout. `scripts/bench-desktop` runs it on a private Xvfb scene
+// and writes the results into BENCHMARKS.md. Typing goes to whatever has the focus: point
+// the pointer at an xterm running `cat > FILE` and pass `--type-output FILE` to check that
+// every run arrived exactly.
+
+import Desktop
+import Foundation
+
+// MARK: - Arguments
+
+struct Arguments {
+    var runs = 30
+    var pngRuns = 10
+    var typeRuns = 30
+    var clicks = 2000
+    var clickRounds = 5
+    var sections: Set<String> = ["screenshot", "type", "click"]
+    var textFile: String?
+    var typeOutput: String?
+    var clickRegion: Rect?
+
+    init(_ argv: [String]) throws {
+        var rest = argv[...]
+        func value(_ flag: String) throws -> String {
+            guard let next = rest.popFirst() else { throw BenchError.usage("\(flag) needs a value") }
+            return next
+        }
+        func number(_ flag: String) throws -> Int {
+            let text = try value(flag)
+            guard let n = Int(text), n > 0 else { throw BenchError.usage("\(flag) must be a positive integer, got '\(text)'") }
+            return n
+        }
+        while let flag = rest.popFirst() {
+            switch flag {
+            case "--runs": runs = try number(flag)
+            case "--png-runs": pngRuns = try number(flag)
+            case "--type-runs": typeRuns = try number(flag)
+            case "--clicks": clicks = try number(flag)
+            case "--click-rounds": clickRounds = try number(flag)
+            case "--only": sections = Set(try value(flag).split(separator: ",").map(String.init))
+            case "--text-file": textFile = try value(flag)
+            case "--type-output": typeOutput = try value(flag)
+            case "--click-region":
+                let parts = try value(flag).split(separator: ",").compactMap { Int($0) }
+                guard parts.count == 4, parts[2] > 0, parts[3] > 0 else { throw BenchError.usage("--click-region is X,Y,W,H") }
+                clickRegion = Rect(x: parts[0], y: parts[1], width: parts[2], height: parts[3])
+            default: throw BenchError.usage("unknown argument '\(flag)'")
+            }
+        }
+    }
+}
+
+enum BenchError: Error, CustomStringConvertible {
+    case usage(String)
+    case check(String)
+
+    var description: String {
+        switch self {
+        case .usage(let message): "usage: \(message)"
+        case .check(let message): "check failed: \(message)"
+        }
+    }
+}
+
+// MARK: - Statistics
+
+func milliseconds(_ duration: Duration) -> Double {
+    let (seconds, attoseconds) = duration.components
+    return Double(seconds) * 1000 + Double(attoseconds) / 1e15
+}
+
+/// Nearest-rank percentile of already measured samples.
+func percentile(_ samples: [Double], _ p: Double) -> Double {
+    let sorted = samples.sorted()
+    let rank = Int((p / 100 * Double(sorted.count)).rounded(.up)) - 1
+    return sorted[min(max(rank, 0), sorted.count - 1)]
+}
+
+func median(_ samples: [Double]) -> Double {
+    let sorted = samples.sorted()
+    let mid = sorted.count / 2
+    return sorted.count % 2 == 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
+}
+
+struct Timing: Encodable {
+    var runs: Int
+    var medianMs: Double
+    var p90Ms: Double
+    var minMs: Double
+    var maxMs: Double
+
+    init(_ samples: [Double]) {
+        runs = samples.count
+        medianMs = median(samples)
+        p90Ms = percentile(samples, 90)
+        minMs = samples.min() ?? 0
+        maxMs = samples.max() ?? 0
+    }
+}
+
+/// Runs `body` `runs` times and returns the wall time of each run in milliseconds.
+func measure(runs: Int, _ body: () async throws -> Void) async rethrows -> [Double] {
+    let clock = ContinuousClock()
+    var samples: [Double] = []
+    for _ in 0..<runs {
+        samples.append(milliseconds(try await clock.measure { try await body() }))
+    }
+    return samples
+}
+
+// MARK: - Screenshots
+
+struct PNGVariant: Encodable {
+    var level: Int
+    var filter: String
+    var strategy: String
+    var bytes: Int
+    var timing: Timing
+}
+
+struct ScreenshotResult: Encodable {
+    var width: Int
+    var height: Int
+    var sharedMemory: Bool
+    var bytes: Int
+    /// `PNGSettings()`, the settings of `captureAndEncode`, `encodeOnly` and the CLI.
+    var defaultSettings: String
+    /// capture + RGB conversion + PNG encode, default settings.
+    var captureAndEncode: Timing
+    /// PNG encode alone of the same pixels; capture ≈ total − encode.
+    var encodeOnly: Timing
+    var variants: [PNGVariant]
+    /// A scaled screenshot as a model would ask for it (1280x720, area averaging).
+    var scaled1280x720: Timing
+}
+
+func benchScreenshot(_ desktop: X11Desktop, _ args: Arguments) async throws -> ScreenshotResult {
+    let size = try await desktop.dimensions()
+    let first = try await desktop.screenshot(ScreenshotOptions())
+    let decoded = try RGBImage(png: first.png)
+    guard decoded.width == size.width, decoded.height == size.height else {
+        throw BenchError.check("screenshot is \(decoded.width)x\(decoded.height), screen is \(size.width)x\(size.height)")
+    }
+    // Interleaved, so "capture ≈ total − encode" compares runs under the same conditions.
+    var bytes = 0
+    var total: [Double] = [], encode: [Double] = []
+    for _ in 0..<args.runs {
+        total += try await measure(runs: 1) { bytes = try await desktop.screenshot(ScreenshotOptions()).png.count }
+        encode += try await measure(runs: 1) {
+            _ = try decoded.pixels.withUnsafeBufferPointer {
+                try PNGEncoder.encodeRGB($0, width: decoded.width, height: decoded.height, settings: .fast)
+            }
+        }
+    }
+    let settings: [PNGSettings] = [
+        PNGSettings(level: 1, filter: .sub), PNGSettings(level: 1, filter: .none), PNGSettings(level: 1, filter: .up),
+        PNGSettings(level: 1, filter: .paeth), PNGSettings(level: 1, filter: .sub, strategy: .rle),
+        PNGSettings(level: 1, filter: .up, strategy: .rle), PNGSettings(level: 1, filter: .paeth, strategy: .rle),
+        PNGSettings(level: 1, filter: .adaptive), PNGSettings(level: 3, filter: .sub),
+        PNGSettings(level: 6, filter: .sub), PNGSettings(level: 6, filter: .adaptive),
+    ]
+    var variants: [PNGVariant] = []
+    for setting in settings {
+        await desktop.setPNGSettings(setting)
+        var variantBytes = 0
+        let samples = try await measure(runs: args.pngRuns) {
+            variantBytes = try await desktop.screenshot(ScreenshotOptions()).png.count
+        }
+        variants.append(PNGVariant(level: setting.level, filter: setting.filter.rawValue, strategy: setting.strategy.rawValue,
+                                   bytes: variantBytes, timing: Timing(samples)))
+    }
+    await desktop.setPNGSettings(.fast)
+    let scaled = try await measure(runs: args.pngRuns) {
+        _ = try await desktop.screenshot(ScreenshotOptions(width: 1280, height: 720))
+    }
+    return ScreenshotResult(
+        width: size.width, height: size.height, sharedMemory: await desktop.usesSharedMemory(), bytes: bytes,
+        defaultSettings: "zlib \(PNGSettings.fast.level), \(PNGSettings.fast.filter.rawValue.uppercased()), "
+            + "strategy \(PNGSettings.fast.strategy.rawValue)",
+        captureAndEncode: Timing(total), encodeOnly: Timing(encode), variants: variants, scaled1280x720: Timing(scaled))
+}
+
+// MARK: - Typing
+
+struct TypeResult: Encodable {
+    var characters: Int
+    /// `type` of the text alone; a Return follows each run, untimed, so the reader can check lines.
+    var timing: Timing
+    var charactersPerSecond: Double
+    /// `type` of one character: the fixed cost of every typing action.
+    var singleCharacter: Timing
+    /// nil when no `--type-output` was given.
+    var exact: Bool?
+    var exactRuns: Int?
+    var keymapUnchanged: Bool
+}
+
+/// Every printable ASCII character at least once, then a fixed pseudo-random mix.
+func defaultText(count: Int) -> String {
+    var scalars = (0x20...0x7E).map { Character(Unicode.Scalar(UInt8($0))) }
+    var state: UInt64 = 0x2545_F491_4F6C_DD1D
+    while scalars.count < count {
+        state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+        scalars.append(Character(Unicode.Scalar(UInt8(0x20 + (state >> 33) % 95))))
+    }
+    return String(scalars.prefix(count))
+}
+
+func keymapSnapshot() -> String? {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/xmodmap")
+    process.arguments = ["-pke"]
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    process.standardError = FileHandle.nullDevice
+    guard (try? process.run()) != nil else { return nil }
+    let data = pipe.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return String(decoding: data, as: UTF8.self)
+}
+
+/// Waits until `path` holds at least `length` bytes or the deadline passes; returns its content.
+func waitForFile(_ path: String, length: Int, timeout: Duration) async throws -> [UInt8] {
+    let deadline = ContinuousClock.now.advanced(by: timeout)
+    while true {
+        let content = [UInt8]((try? Data(contentsOf: URL(fileURLWithPath: path))) ?? Data())
+        if content.count >= length || ContinuousClock.now >= deadline { return content }
+        try await Task.sleep(for: .milliseconds(20))
+    }
+}
+
+func benchType(_ desktop: X11Desktop, _ args: Arguments) async throws -> TypeResult {
+    let text = try args.textFile.map { try String(contentsOfFile: $0, encoding: .utf8) } ?? defaultText(count: 1000)
+    let before = keymapSnapshot()
+    let clock = ContinuousClock()
+    var samples: [Double] = []
+    for _ in 0..<args.typeRuns {
+        samples.append(milliseconds(try await clock.measure { try await desktop.type(text, options: .fast) }))
+        try await desktop.type("\n", options: .fast)
+    }
+    var single: [Double] = []
+    for _ in 0..<10 {
+        single.append(milliseconds(try await clock.measure { try await desktop.type(".", options: .fast) }))
+        try await desktop.type("\n", options: .fast)
+    }
+    var result = TypeResult(
+        characters: text.unicodeScalars.count, timing: Timing(samples),
+        charactersPerSecond: Double(text.unicodeScalars.count) / (median(samples) / 1000), singleCharacter: Timing(single),
+        keymapUnchanged: keymapSnapshot() == before)
+    if let output = args.typeOutput {
+        let line = Array((text + "\n").utf8)
+        let expected = Array(repeating: line, count: args.typeRuns).flatMap { $0 } + Array(repeating: Array(".\n".utf8), count: 10).flatMap { $0 }
+        let content = try await waitForFile(output, length: expected.count, timeout: .seconds(10))
+        let lines = content.split(separator: 0x0A, omittingEmptySubsequences: false).prefix(args.typeRuns)
+        result.exactRuns = lines.filter { Array($0) + [0x0A] == line }.count
+        result.exact = content == expected
+    }
+    return result
+}
+
+// MARK: - Mouse
+
+struct ClickResult: Encodable {
+    var clicksPerRound: Int
+    /// Clicks per second of each round, and their median.
+    var clicksPerSecondRounds: [Double]
+    var clicksPerSecond: Double
+    var movesPerSecond: Double
+    /// `pointerPosition()` calls per second: one bare round trip each, the ceiling for any
+    /// action that waits for the server (clicks, moves).
+    var roundTripsPerSecond: Double
+    var pointerAtLastPoint: Bool
+    var buttonsHeldAfter: [Int]
+}
+
+func benchClick(_ desktop: X11Desktop, _ args: Arguments) async throws -> ClickResult {
+    let size = try await desktop.dimensions()
+    let region = args.clickRegion ?? Rect(x: 0, y: 0, width: size.width, height: size.height)
+    // A fixed walk over the region, so every click lands somewhere new.
+    let points = (0..<args.clicks).map { i in
+        Point(x: region.x + (i * 7919) % region.width, y: region.y + (i * 104_729) % region.height)
+    }
+    let clock = ContinuousClock()
+    func rate(_ body: () async throws -> Void) async rethrows -> Double {
+        Double(points.count) / (milliseconds(try await clock.measure(body)) / 1000)
+    }
+    var clickRates: [Double] = []
+    for _ in 0..<args.clickRounds {
+        clickRates.append(try await rate { for point in points { try await desktop.click(at: point, button: .left, clicks: 1) } })
+    }
+    let moves = try await rate { for point in points.reversed() { try await desktop.move(to: point) } }
+    let position = try await desktop.pointerPosition()
+    let roundTrips = try await rate { for _ in points { _ = try await desktop.pointerPosition() } }
+    return ClickResult(
+        clicksPerRound: points.count, clicksPerSecondRounds: clickRates, clicksPerSecond: median(clickRates),
+        movesPerSecond: moves, roundTripsPerSecond: roundTrips,
+        pointerAtLastPoint: position == points[0], buttonsHeldAfter: await desktop.pressedInputs().buttons)
+}
+
+// MARK: - Main
+
+struct Report: Encodable {
+    var display: String
+    /// Why MIT-SHM screenshots failed, when they did; `screenshot` then measured XGetImage.
+    var sharedMemoryError: String?
+    var screenshot: ScreenshotResult?
+    var type: TypeResult?
+    var click: ClickResult?
+}
+
+do {
+    let args = try Arguments(Array(CommandLine.arguments.dropFirst()))
+    let desktop = try await X11Desktop()
+    var report = Report(display: ProcessInfo.processInfo.environment["DISPLAY"] ?? "")
+    do {
+        if args.sections.contains("screenshot") {
+            do {
+                report.screenshot = try await benchScreenshot(desktop, args)
+            } catch let error as DesktopError {
+                // Still measure something useful: the XGetImage path a remote display would use.
+                report.sharedMemoryError = "\(error)"
+                let fallback = try await X11Desktop(.init(useSharedMemory: false))
+                report.screenshot = try await benchScreenshot(fallback, args)
+                await fallback.close()
+            }
+        }
+        if args.sections.contains("type") { report.type = try await benchType(desktop, args) }
+        if args.sections.contains("click") { report.click = try await benchClick(desktop, args) }
+    } catch {
+        await desktop.close()
+        throw error
+    }
+    await desktop.close()
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
+    encoder.keyEncodingStrategy = .convertToSnakeCase
+    FileHandle.standardOutput.write(try encoder.encode(report) + Data("\n".utf8))
+} catch {
+    FileHandle.standardError.write(Data("desktop-bench: \(error)\n".utf8))
+    exit(1)
+}
