@@ -14,17 +14,24 @@ extension OnXvfb {
             return (result.status, json, result.stderr)
         }
 
+        /// `cyberdesk-agent type --delay` running in the background, to be killed mid-action.
+        private func startTypist(on server: XvfbServer, delay: Int, text: String) throws -> Process {
+            let typist = Process()
+            typist.executableURL = URL(fileURLWithPath: agentExecutable)
+            typist.arguments = ["type", "--delay", String(delay), text]
+            typist.environment = ProcessInfo.processInfo.environment.merging(["DISPLAY": server.display]) { $1 }
+            typist.standardOutput = FileHandle.nullDevice
+            typist.standardError = FileHandle.nullDevice
+            try typist.run()
+            return typist
+        }
+
         @Test("a Shift left down by a process killed with SIGKILL is released by the next agent start")
         func stuckShiftAfterKill() async throws {
             let server = try XvfbServer()
             let probe = try await X11Desktop(.init(displayName: server.display))
             // Upper-case text keeps Shift down between letters; a slow delay makes the window wide.
-            let typist = Process()
-            typist.executableURL = URL(fileURLWithPath: agentExecutable)
-            typist.arguments = ["type", "--delay", "200", String(repeating: "A", count: 200)]
-            typist.environment = ProcessInfo.processInfo.environment.merging(["DISPLAY": server.display]) { $1 }
-            typist.standardOutput = FileHandle.nullDevice
-            try typist.run()
+            let typist = try startTypist(on: server, delay: 200, text: String(repeating: "A", count: 200))
             let shiftDown = await eventually { await !probe.pressedInputs().keys.isEmpty }
             #expect(shiftDown, "the typing process should be holding Shift")
             kill(typist.processIdentifier, SIGKILL)
@@ -38,18 +45,25 @@ extension OnXvfb {
             await probe.close()
         }
 
+        @Test("keycodes borrowed by a process killed mid-typing are restored by the next agent start")
+        func borrowedKeycodesAfterKill() async throws {
+            let server = try XvfbServer()
+            let keymapBefore = try await server.run("xmodmap", ["-pke"]).stdout
+            let typist = try startTypist(on: server, delay: 100, text: String(repeating: "Łø✓東", count: 50))
+            #expect(await eventually { (try? await server.run("xmodmap", ["-pke"]).stdout) != keymapBefore })
+            kill(typist.processIdentifier, SIGKILL)
+            typist.waitUntilExit()
+            #expect(try await server.run("xmodmap", ["-pke"]).stdout != keymapBefore, "SIGKILL leaves the keycodes mapped")
+            #expect(try await agent(server, ["release"]).status == 0)
+            #expect(try await server.run("xmodmap", ["-pke"]).stdout == keymapBefore)
+        }
+
         @Test("SIGTERM during typing releases keys and restores the keymap")
         func sigtermReleases() async throws {
             let server = try XvfbServer()
             let keymapBefore = try await server.run("xmodmap", ["-pke"]).stdout
             let probe = try await X11Desktop(.init(displayName: server.display))
-            let typist = Process()
-            typist.executableURL = URL(fileURLWithPath: agentExecutable)
-            typist.arguments = ["type", "--delay", "100", String(repeating: "AŁ✓", count: 100)]
-            typist.environment = ProcessInfo.processInfo.environment.merging(["DISPLAY": server.display]) { $1 }
-            typist.standardOutput = FileHandle.nullDevice
-            typist.standardError = FileHandle.nullDevice
-            try typist.run()
+            let typist = try startTypist(on: server, delay: 100, text: String(repeating: "AŁ✓", count: 100))
             #expect(await eventually { await !probe.pressedInputs().keys.isEmpty })
             typist.terminate()
             typist.waitUntilExit()

@@ -52,6 +52,15 @@ func XKeysymFromName(_ name: String) -> KeySym { XStringToKeysym(name) }
 extension OnXvfb {
     @Suite("Key chords on a real display")
     struct KeyChordInputTests {
+        /// A private display with a recording window under the pointer (focus follows it).
+        private func recordingWindow() async throws -> (XvfbServer, TestWindow, X11Desktop) {
+            let server = try XvfbServer()
+            let window = try TestWindow(display: server.display, x: 0, y: 0, width: 400, height: 300)
+            let desktop = try await X11Desktop(.init(displayName: server.display))
+            try await desktop.move(to: Point(x: 50, y: 50))
+            return (server, window, desktop)
+        }
+
         /// Key events a recording window receives for `chords`, as (press?, keycode) pairs.
         private func input(of chords: String, desktop: X11Desktop, window: TestWindow) async throws -> [TestWindow.Event] {
             window.reset()
@@ -62,10 +71,8 @@ extension OnXvfb {
 
         @Test("aliases and sequences produce the same input as the equivalent keysyms")
         func equivalentInput() async throws {
-            let server = try XvfbServer()
-            let window = try TestWindow(display: server.display, x: 0, y: 0, width: 400, height: 300)
-            let desktop = try await X11Desktop(.init(displayName: server.display))
-            try await desktop.move(to: Point(x: 50, y: 50))
+            let (server, window, desktop) = try await recordingWindow()
+            _ = server
             let pairs = [
                 ("ctrl+shift+t", "Control_L+Shift_L+t"),
                 ("ctrl+a ctrl+c", "Control_L+a Control_L+c"),
@@ -95,10 +102,8 @@ extension OnXvfb {
 
         @Test("an unknown key name fails, names the key, and presses nothing")
         func unknownKeyPressesNothing() async throws {
-            let server = try XvfbServer()
-            let window = try TestWindow(display: server.display, x: 0, y: 0, width: 400, height: 300)
-            let desktop = try await X11Desktop(.init(displayName: server.display))
-            try await desktop.move(to: Point(x: 50, y: 50))
+            let (server, window, desktop) = try await recordingWindow()
+            _ = server
             window.reset()
             await #expect(throws: DesktopError.unknownKey(name: "ARROWRIGHTT", chord: "ctrl+a ctrl+ARROWRIGHTT")) {
                 try await desktop.key("ctrl+a ctrl+ARROWRIGHTT")
@@ -110,10 +115,8 @@ extension OnXvfb {
 
         @Test("down holds the keys and up releases them")
         func downAndUp() async throws {
-            let server = try XvfbServer()
-            let window = try TestWindow(display: server.display, x: 0, y: 0, width: 400, height: 300)
-            let desktop = try await X11Desktop(.init(displayName: server.display))
-            try await desktop.move(to: Point(x: 50, y: 50))
+            let (server, window, desktop) = try await recordingWindow()
+            _ = server
             window.reset()
             try await desktop.key("ctrl+shift", action: .down)
             #expect(await desktop.pressedInputs().keys.count == 2)

@@ -1,5 +1,7 @@
 import CX11
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// What the driver serves while it owns CLIPBOARD, and INCR transfers in progress.
 struct ClipboardOwner {
@@ -7,7 +9,6 @@ struct ClipboardOwner {
     var bytes: [UInt8]?
     var since: Time = 0
     var transfers: [Transfer] = []
-    var lostWaiters: [CheckedContinuation<Void, Never>] = []
 
     /// An INCR transfer: the requestor deletes the property to ask for the next chunk.
     struct Transfer {
@@ -53,10 +54,14 @@ extension X11Desktop {
     /// Whether this driver currently owns CLIPBOARD.
     public func ownsClipboard() -> Bool { clipboard.bytes != nil }
 
-    /// Returns once another client has taken CLIPBOARD from us (immediately if we do not own it).
+    /// Returns once another client has taken CLIPBOARD from us (immediately if we do not own
+    /// it), or when the task is cancelled (SIGTERM of `clipboard set`'s server).
     public func waitUntilClipboardLost() async {
-        guard clipboard.bytes != nil else { return }
-        await withCheckedContinuation { clipboard.lostWaiters.append($0) }
+        // Checks ten times a second: ownership changes arrive as events on the X thread,
+        // and a plain loop keeps cancellation trivially correct.
+        while clipboard.bytes != nil, !Task.isCancelled {
+            try? await Task.sleep(for: .milliseconds(100))
+        }
     }
 
     /// `copy_to_clipboard`: presses the copy chord, waits (up to `timeout`) until an
@@ -238,9 +243,6 @@ extension X11Desktop {
     func selectionCleared(_ event: XSelectionClearEvent) {
         guard event.selection == atoms.clipboard else { return }
         clipboard.bytes = nil
-        let waiters = clipboard.lostWaiters
-        clipboard.lostWaiters.removeAll()
-        for waiter in waiters { waiter.resume() }
     }
 
     private static func latin1(_ utf8: [UInt8]) -> [UInt8] {

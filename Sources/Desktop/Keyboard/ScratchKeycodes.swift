@@ -19,6 +19,10 @@ import Glibc
 /// the driver wait `grace` after the last key event and remap every slot for the next round.
 /// Restoring at the end waits the same grace.
 struct ScratchKeycodes {
+    /// Root window property listing the keycodes currently borrowed, so the next agent start
+    /// can restore them after a crash (`X11Desktop.releaseAllInputs`).
+    static let propertyName = "_CYBERDESK_BORROWED_KEYCODES"
+
     struct Slot {
         var keycode: KeyCode
         /// One or two keysyms: level 1, then level 2.
@@ -67,12 +71,16 @@ struct ScratchKeycodes {
             wanted.append(next)
         }
         var rest = wanted[...]
+        var taken: [KeyCode] = []
         while !rest.isEmpty, let keycode = free.popLast() {
             let take = Array(rest.prefix(levels))
             rest = rest.dropFirst(take.count)
             slots.append(Slot(keycode: keycode, keysyms: take))
-            remap(slots[slots.count - 1], display: display)
+            taken.append(keycode)
         }
+        // Recorded before the keymap changes, so a crash between the two leaves no trace.
+        Self.record(slots.map(\.keycode), display: display)
+        for slot in slots where taken.contains(slot.keycode) { remap(slot, display: display) }
         return place(of: keysym)
     }
 
@@ -125,12 +133,51 @@ struct ScratchKeycodes {
                 nanosleep(&request, nil)
             }
         }
-        for slot in slots {
-            var none: [KeySym] = [0]
-            XChangeKeyboardMapping(display, Int32(slot.keycode), 1, &none, 1)
-            free.append(slot.keycode)
-        }
+        Self.clear(slots.map(\.keycode), display: display)
+        free.append(contentsOf: slots.map(\.keycode))
         slots.removeAll()
+        Self.record([], display: display)
         XSync(display, 0)
+    }
+
+    /// Empties `keycodes` in the keymap.
+    static func clear(_ keycodes: [KeyCode], display: OpaquePointer) {
+        for keycode in keycodes {
+            var none: [KeySym] = [0]
+            XChangeKeyboardMapping(display, Int32(keycode), 1, &none, 1)
+        }
+    }
+
+    /// Writes the borrowed keycodes to the root window property (deletes it when empty).
+    static func record(_ keycodes: [KeyCode], display: OpaquePointer) {
+        let root = cx11_root_window(display)
+        let atom = XInternAtom(display, propertyName, 0)
+        guard !keycodes.isEmpty else {
+            XDeleteProperty(display, root, atom)
+            return
+        }
+        let values = keycodes.map { Int($0) }
+        values.withUnsafeBytes {
+            _ = XChangeProperty(display, root, atom, Atom(XA_INTEGER), 32, PropModeReplace,
+                                $0.baseAddress?.assumingMemoryBound(to: UInt8.self), Int32(values.count))
+        }
+    }
+
+    /// Keycodes a previous agent borrowed and did not restore (it was killed), if any.
+    static func leftover(display: OpaquePointer) -> [KeyCode] {
+        let root = cx11_root_window(display)
+        let atom = XInternAtom(display, propertyName, 1)
+        guard atom != 0 else { return [] }
+        var type: Atom = 0
+        var format: Int32 = 0
+        var count: UInt = 0, remaining: UInt = 0
+        var data: UnsafeMutablePointer<UInt8>?
+        XGetWindowProperty(display, root, atom, 0, 256, 0, Atom(XA_INTEGER), &type, &format, &count, &remaining, &data)
+        defer { if let data { XFree(data) } }
+        guard let data, format == 32 else { return [] }
+        // Format-32 properties come back as C longs.
+        return UnsafeRawPointer(data).withMemoryRebound(to: Int.self, capacity: Int(count)) { longs in
+            (0..<Int(count)).compactMap { (8...255).contains(longs[$0]) ? KeyCode(longs[$0]) : nil }
+        }
     }
 }

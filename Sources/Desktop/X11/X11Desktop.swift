@@ -1,5 +1,7 @@
 import CX11
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The X11 implementation of `Desktop`: XTest for input, MIT-SHM (or XGetImage) and libpng
 /// for screenshots, XKB for the keymap, a hidden window for the clipboard.
@@ -56,7 +58,7 @@ public actor X11Desktop: Desktop {
         self.thread = thread
         self.configuration = configuration
         self.pngSettings = configuration.png
-        let name = configuration.displayName ?? ProcessInfo.processInfo.environment["DISPLAY"] ?? ""
+        let name = configuration.displayName ?? getenv("DISPLAY").map { String(cString: $0) } ?? ""
         guard !name.isEmpty else {
             thread.stop()
             throw DesktopError.cannotOpenDisplay("(DISPLAY is not set)")
@@ -181,11 +183,17 @@ public actor X11Desktop: Desktop {
         return (keys, buttons)
     }
 
-    /// Releases every key and button the server reports down. XTest releases only affect
+    /// Releases every key and button the server reports down, and empties the keycodes a
+    /// killed agent had borrowed (listed on the root window). XTest releases only affect
     /// what XTest pressed, so a key a person is holding on a real keyboard is not touched;
     /// a key left down by a crashed XTest client (a stuck Shift) is.
     public func releaseAllInputs() throws {
         releaseTracked()
+        // Keycodes a killed agent borrowed for missing characters go back to empty.
+        if scratch.isEmpty {
+            ScratchKeycodes.clear(ScratchKeycodes.leftover(display: display), display: display)
+            ScratchKeycodes.record([], display: display)
+        }
         let (keys, buttons) = pressedInputs()
         for keycode in keys {
             XTestFakeKeyEvent(display, UInt32(keycode), 0, 0)
