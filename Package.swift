@@ -15,9 +15,10 @@ let package = Package(
         // One C module per system library; macros and setjmp-based error handling live in shim.h.
         .systemLibrary(name: "CX11", pkgConfig: "x11 xtst xext xrandr xfixes"),
         .systemLibrary(name: "CPNG", pkgConfig: "libpng"),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib"),
         .target(
             name: "Desktop",
-            dependencies: ["CX11", "CPNG"]
+            dependencies: ["CX11", "CPNG", "CZlib"]
         ),
         .executableTarget(
             name: "cyberdesk-agent",

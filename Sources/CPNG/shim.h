@@ -33,7 +33,7 @@ static inline void cpng_write(png_structp png, png_bytep bytes, png_size_t count
 
 static inline void cpng_flush(png_structp png) { (void)png; }
 
-/// Filters accepted by `cpng_encode_rgb`, mirroring libpng's PNG_FILTER_* bits.
+/// Filters accepted by `cpng_write_rgb`, mirroring libpng's PNG_FILTER_* bits.
 enum {
     CPNG_FILTER_NONE = PNG_FILTER_NONE,
     CPNG_FILTER_SUB = PNG_FILTER_SUB,
@@ -43,11 +43,16 @@ enum {
     CPNG_ALL_FILTERS = PNG_ALL_FILTERS,
 };
 
-/// Encodes tightly packed 8-bit RGB rows into a PNG held in `out` (free with `cpng_buffer_free`).
+/// Writes an 8-bit RGB PNG into `out` (free with `cpng_buffer_free`). Either libpng filters
+/// and compresses the tightly packed `rgb` rows itself (`zdata` NULL), or `zdata` is an
+/// already compressed zlib stream of filtered rows that libpng frames as the one IDAT (the
+/// parallel encoder compresses bands of the image on several cores itself). libpng writes
+/// the signature, IHDR, IDAT, IEND and their CRCs either way.
 /// Returns 0 on success, -1 on a libpng error (message copied into `error`).
-static inline int cpng_encode_rgb(const unsigned char *rgb, int width, int height, size_t stride,
-                                  int level, int filters, int strategy,
-                                  cpng_buffer *out, char *error, size_t error_size) {
+static inline int cpng_write_rgb(const unsigned char *rgb, int width, int height, size_t stride,
+                                 int level, int filters, int strategy,
+                                 const unsigned char *zdata, size_t zlength,
+                                 cpng_buffer *out, char *error, size_t error_size) {
     png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
     if (!png) { snprintf(error, error_size, "png_create_write_struct failed"); return -1; }
     png_infop info = png_create_info_struct(png);
@@ -64,14 +69,22 @@ static inline int cpng_encode_rgb(const unsigned char *rgb, int width, int heigh
     png_set_write_fn(png, out, cpng_write, cpng_flush);
     png_set_IHDR(png, info, (png_uint_32)width, (png_uint_32)height, 8, PNG_COLOR_TYPE_RGB,
                  PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
-    png_set_filter(png, PNG_FILTER_TYPE_BASE, filters);
-    png_set_compression_level(png, level);
-    png_set_compression_strategy(png, strategy);
-    png_write_info(png, info);
-    for (int y = 0; y < height; y++) {
-        png_write_row(png, (png_const_bytep)(rgb + (size_t)y * stride));
+    if (zdata) {
+        static const png_byte idat[5] = {'I', 'D', 'A', 'T', 0};
+        static const png_byte iend[5] = {'I', 'E', 'N', 'D', 0};
+        png_write_info(png, info);
+        png_write_chunk(png, idat, zdata, zlength);
+        png_write_chunk(png, iend, NULL, 0);
+    } else {
+        png_set_filter(png, PNG_FILTER_TYPE_BASE, filters);
+        png_set_compression_level(png, level);
+        png_set_compression_strategy(png, strategy);
+        png_write_info(png, info);
+        for (int y = 0; y < height; y++) {
+            png_write_row(png, (png_const_bytep)(rgb + (size_t)y * stride));
+        }
+        png_write_end(png, info);
     }
-    png_write_end(png, info);
     png_destroy_write_struct(&png, &info);
     return 0;
 }

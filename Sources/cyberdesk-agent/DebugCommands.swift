@@ -28,6 +28,8 @@ struct Screenshot: AsyncParsableCommand {
     @Option(help: "zlib level 0-9.") var level: Int = PNGSettings.fast.level
     @Option(help: "PNG filter: none, sub, up, average, paeth, adaptive.") var filter: PNGSettings.Filter = PNGSettings.fast.filter
     @Option(help: "zlib strategy: default, filtered, huffman, rle.") var strategy: PNGSettings.Strategy = PNGSettings.fast.strategy
+    @Option(help: "Cores to compress on (default: all online CPUs, at most 8).")
+    var threads: Int = max(1, min(8, sysconf(Int32(_SC_NPROCESSORS_ONLN))))
 
     struct Result: Encodable {
         var path: String
@@ -43,11 +45,12 @@ struct Screenshot: AsyncParsableCommand {
 
     func validate() throws {
         guard (0...9).contains(level) else { throw ValidationError("--level must be between 0 and 9") }
+        guard (1...64).contains(threads) else { throw ValidationError("--threads must be between 1 and 64") }
     }
 
     func run() async throws {
         let options = ScreenshotOptions(width: width, height: height, mode: mode, monitor: monitor)
-        let settings = PNGSettings(level: level, filter: filter, strategy: strategy)
+        let settings = PNGSettings(level: level, filter: filter, strategy: strategy, threads: threads)
         let shot = try await withDesktop(display) { desktop in
             await desktop.setPNGSettings(settings)
             return try await desktop.screenshot(options)

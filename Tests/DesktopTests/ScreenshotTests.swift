@@ -131,6 +131,22 @@ extension OnXvfb {
             await desktop.close()
         }
 
+        @Test("the multi-core encoder gives the same pixels as libpng's", arguments: [
+            (PNGSettings.Filter.up, 2), (.sub, 2), (.none, 3), (.up, 4),
+        ])
+        func parallelEncoding(_ filter: PNGSettings.Filter, _ threads: Int) async throws {
+            let (server, window) = try paintedScreen()
+            window.paint([(200, 200, 600, 300, 0x336699), (300, 250, 5, 400, 0xFFEE00)])
+            let desktop = try await X11Desktop(.init(displayName: server.display))
+            await desktop.setPNGSettings(PNGSettings(filter: filter, threads: 1))
+            let serial = try await desktop.screenshot(ScreenshotOptions())
+            await desktop.setPNGSettings(PNGSettings(filter: filter, threads: threads))
+            let parallel = try await desktop.screenshot(ScreenshotOptions())
+            // libpng checks every CRC and the Adler-32 of the joined streams while decoding.
+            #expect(try RGBImage(png: parallel.png) == RGBImage(png: serial.png))
+            await desktop.close()
+        }
+
         @Test("an invalid size or monitor is a clear error")
         func invalidOptions() async throws {
             let (server, window) = try paintedScreen()

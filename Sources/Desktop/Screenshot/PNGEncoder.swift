@@ -41,29 +41,50 @@ public struct PNGSettings: Sendable, Hashable {
     public var level: Int
     public var filter: Filter
     public var strategy: Strategy
+    /// Cores to compress on. 1 is libpng's own single-threaded encoder; more splits the image
+    /// into bands (`ParallelPNGEncoder`) for the none, sub and up filters.
+    public var threads: Int
 
-    public init(level: Int = 1, filter: Filter = .up, strategy: Strategy = .default) {
+    public init(level: Int = 1, filter: Filter = .up, strategy: Strategy = .default, threads: Int = 1) {
         self.level = level
         self.filter = filter
         self.strategy = strategy
+        self.threads = threads
     }
 
     public static let fast = PNGSettings()
 }
 
 public enum PNGEncoder {
-    /// Encodes packed RGB (3 bytes per pixel, rows of `width * 3` bytes).
+    /// Encodes packed RGB on `settings.threads` cores when the filter allows it.
+    public static func encode(_ rgb: [UInt8], width: Int, height: Int,
+                              settings: PNGSettings = .fast) throws -> [UInt8] {
+        let bands = min(settings.threads, height / 16)
+        if bands > 1, ParallelPNGEncoder.supports(settings.filter) {
+            return try ParallelPNGEncoder.encodeRGB(rgb, width: width, height: height, settings: settings, bands: bands)
+        }
+        return try rgb.withUnsafeBufferPointer { try encodeRGB($0, width: width, height: height, settings: settings) }
+    }
+
+    /// Encodes packed RGB (3 bytes per pixel, rows of `width * 3` bytes) with libpng.
     public static func encodeRGB(_ rgb: UnsafeBufferPointer<UInt8>, width: Int, height: Int,
                                  settings: PNGSettings = .fast) throws -> [UInt8] {
         precondition(rgb.count >= width * height * 3, "RGB buffer smaller than the image")
         guard width > 0, height > 0 else { throw DesktopError.encodingFailed("empty image \(width)x\(height)") }
+        return try write(width: width, height: height) { out, message, size in
+            cpng_write_rgb(rgb.baseAddress, Int32(width), Int32(height), width * 3,
+                           Int32(max(0, min(9, settings.level))), settings.filter.libpngValue,
+                           settings.strategy.zlibValue, nil, 0, out, message, size)
+        }
+    }
+
+    /// Runs one `cpng_write_rgb` call and turns its buffer or error message into Swift values.
+    static func write(width: Int, height: Int,
+                      _ call: (UnsafeMutablePointer<cpng_buffer>, UnsafeMutablePointer<CChar>, Int) -> Int32) throws -> [UInt8] {
         var out = cpng_buffer()
         defer { cpng_buffer_free(&out) }
         var message = [CChar](repeating: 0, count: 256)
-        let status = cpng_encode_rgb(
-            rgb.baseAddress, Int32(width), Int32(height), width * 3,
-            Int32(max(0, min(9, settings.level))), settings.filter.libpngValue, settings.strategy.zlibValue,
-            &out, &message, message.count)
+        let status = message.withUnsafeMutableBufferPointer { call(&out, $0.baseAddress!, $0.count) }
         guard status == 0, let data = out.data else {
             throw DesktopError.encodingFailed(String(decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
         }

@@ -17,9 +17,7 @@ extension X11Desktop {
                                        onCanvasWidth: target.width, canvasHeight: target.height,
                                        atX: target.offsetX, y: target.offsetY)
         }
-        let png = try pixels.withUnsafeBufferPointer {
-            try PNGEncoder.encodeRGB($0, width: target.width, height: target.height, settings: pngSettings)
-        }
+        let png = try PNGEncoder.encode(pixels, width: target.width, height: target.height, settings: pngSettings)
         return Screenshot(png: png, width: target.width, height: target.height, source: region,
                           scaleX: target.scaleX, scaleY: target.scaleY,
                           offsetX: Double(target.offsetX), offsetY: Double(target.offsetY))

@@ -49,7 +49,8 @@ final class XvfbServer {
         // Signals only: Foundation's waitUntilExit can hang when a deinit runs late in the
         // test process's exit. The processes are reaped by Foundation's SIGCHLD handling.
         for child in children where child.isRunning { kill(child.processIdentifier, SIGKILL) }
-        if process.isRunning { kill(process.processIdentifier, SIGTERM) }
+        // SIGKILL: a child of the test process may inherit a mask that blocks SIGTERM.
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
     }
 
     /// Starts an X client on this display; it is terminated with the server.
