@@ -6,18 +6,19 @@ extension OnXvfb {
     @Suite("Clipboard round trips with xclip")
     struct ClipboardTests {
         static let unicode = "Łucja Müller-Øberg – ✓ 東京 € « » 🙂\nsecond line\ttab"
-        /// 1 MiB of text, larger than one X request, so it crosses through INCR both ways.
+        /// 2 MiB of text: well above one X request and above xclip's own INCR threshold
+        /// (just under 1 MiB), so it crosses through INCR in both directions.
         static let large: String = {
             let line = "0123456789 abcdefghijklmnopqrstuvwxyz ÄÖÜ äöü ✓ 東京\n"
-            var text = String(repeating: line, count: (1 << 20) / line.utf8.count + 1)
-            while text.utf8.count > 1 << 20 { text.removeLast() }
+            var text = String(repeating: line, count: (2 << 20) / line.utf8.count + 1)
+            while text.utf8.count > 2 << 20 { text.removeLast() }
             return text
         }()
 
         /// Test arguments by name, so a megabyte of text is not printed for every test case.
-        static let texts = ["unicode": unicode, "1 MiB": large]
+        static let texts = ["unicode": unicode, "2 MiB": large]
 
-        @Test("set by the driver, read by xclip", arguments: ["unicode", "1 MiB"])
+        @Test("set by the driver, read by xclip", arguments: ["unicode", "2 MiB"])
         func driverToXclip(_ name: String) async throws {
             let text = try #require(Self.texts[name])
             let server = try XvfbServer()
@@ -32,7 +33,7 @@ extension OnXvfb {
             await desktop.close()
         }
 
-        @Test("set by xclip, read by the driver", arguments: ["unicode", "1 MiB"])
+        @Test("set by xclip, read by the driver", arguments: ["unicode", "2 MiB"])
         func xclipToDriver(_ name: String) async throws {
             let text = try #require(Self.texts[name])
             let server = try XvfbServer()

@@ -23,9 +23,9 @@ extension OnXvfb {
         /// borrowed keycodes are remapped in several rounds within one action.
         static let manyMissing = "ąćęłńśźżĄĆĘŁŃŚŹŻ αβγδεζηθικλμνξπρστυφχψω бгджзийл 東京大阪日本語 ✓€«»–—…"
 
-        @Test("types every sample exactly", arguments: samples)
-        func typesExactly(_ text: String) async throws {
-            try await typeIntoXterm(text, capsLock: false)
+        @Test("types every sample exactly, with Caps Lock off and on", arguments: samples, [false, true])
+        func typesExactly(_ text: String, capsLock: Bool) async throws {
+            try await typeIntoXterm(text, capsLock: capsLock)
         }
 
         @Test("a string with more distinct missing characters than free keycodes")

@@ -170,29 +170,27 @@ extension X11Desktop {
     /// Loads the keymap, optionally neutralizes Caps Lock / held modifiers, runs `body`, then
     /// restores borrowed keycodes and modifier state — also when `body` fails or is cancelled.
     func withKeyboard(neutralize: Bool, _ body: (Keymap) async throws -> Void) async throws {
-        let keymap = try Keymap.load(display: display)
-        scratch.begin(emptyKeycodes: keymap.emptyKeycodes, hasShift: keymap.modifierKeys[UInt32(ShiftMask)] != nil)
-        let saved = neutralize ? neutralizeModifiers(keymap: keymap) : SavedModifiers()
-        do {
-            try await body(keymap)
+        try await exclusively {
+            let keymap = try Keymap.load(display: display)
+            scratch.begin(emptyKeycodes: keymap.emptyKeycodes, hasShift: keymap.modifierKeys[UInt32(ShiftMask)] != nil)
+            let saved = neutralize ? neutralizeModifiers(keymap: keymap) : SavedModifiers()
             do {
+                try await body(keymap)
                 // Only borrowed keycodes need clients to catch up before the keymap changes.
                 if !scratch.isEmpty { try await waitForScratchGrace() }
             } catch {
+                // One cleanup path: release what the action pressed, restore the keymap after
+                // the grace (blocking, so cancellation cannot skip it), then the modifiers.
+                releaseTracked()
                 scratch.restoreAll(display: display, waitForGrace: true)
                 restoreModifiers(saved)
+                XSync(display, 0)
+                _ = X11Errors.take(display)
                 throw error
             }
             scratch.restoreAll(display: display, waitForGrace: false)
             restoreModifiers(saved)
             try sync("sending keyboard input")
-        } catch {
-            releaseTracked()
-            scratch.restoreAll(display: display, waitForGrace: true)
-            restoreModifiers(saved)
-            XSync(display, 0)
-            _ = X11Errors.take(display)
-            throw error
         }
     }
 

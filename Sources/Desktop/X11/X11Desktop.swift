@@ -30,6 +30,10 @@ public actor X11Desktop: Desktop {
 
     var clipboard = ClipboardOwner()
 
+    /// Whether an input action is running, and the actions waiting for it (`exclusively`).
+    var inputBusy = false
+    var inputWaiters: [CheckedContinuation<Void, Never>] = []
+
     public struct Configuration: Sendable {
         /// X display name; nil uses `DISPLAY`.
         public var displayName: String?
@@ -39,13 +43,18 @@ public actor X11Desktop: Desktop {
         /// How long a scratch keycode must rest before it is remapped or restored, so the
         /// client has translated the last key event before its keymap changes.
         public var scratchGrace: Duration
+        /// Release every key and button left down, and empty keycodes left borrowed, when
+        /// the display opens: what the daemon does at start after a crash. Off for the debug
+        /// commands, so `key shift --down` can outlast one command.
+        public var releaseHeldInputAtStart: Bool
 
         public init(displayName: String? = nil, png: PNGSettings = .fast, useSharedMemory: Bool = true,
-                    scratchGrace: Duration = .milliseconds(150)) {
+                    scratchGrace: Duration = .milliseconds(150), releaseHeldInputAtStart: Bool = false) {
             self.displayName = displayName
             self.png = png
             self.useSharedMemory = useSharedMemory
             self.scratchGrace = scratchGrace
+            self.releaseHeldInputAtStart = releaseHeldInputAtStart
         }
     }
 
@@ -92,6 +101,9 @@ public actor X11Desktop: Desktop {
             guard let self else { return }
             self.assumeIsolated { $0.dispatchPendingEvents() }
         }
+        if configuration.releaseHeldInputAtStart {
+            try releaseAllInputs()
+        }
     }
 
     /// Restores borrowed keycodes and closes the connection. Keys and buttons still held
@@ -120,8 +132,16 @@ public actor X11Desktop: Desktop {
 
     // MARK: - Geometry
 
+    /// The root window's size, asked of the server each time: Xlib's cached DisplayWidth
+    /// does not follow a RandR resolution change, and a long-lived daemon must.
     public func dimensions() throws -> Size {
-        Size(width: Int(cx11_display_width(display)), height: Int(cx11_display_height(display)))
+        var rootReturn: Window = 0
+        var x: Int32 = 0, y: Int32 = 0
+        var width: UInt32 = 0, height: UInt32 = 0, border: UInt32 = 0, depth: UInt32 = 0
+        guard XGetGeometry(display, root, &rootReturn, &x, &y, &width, &height, &border, &depth) != 0 else {
+            return Size(width: Int(cx11_display_width(display)), height: Int(cx11_display_height(display)))
+        }
+        return Size(width: Int(width), height: Int(height))
     }
 
     func checkOnScreen(_ point: Point) throws {
@@ -207,14 +227,30 @@ public actor X11Desktop: Desktop {
     /// Runs an input action; on any error or cancellation everything it pressed is
     /// released before the error propagates.
     func withInputCleanup<T>(_ body: () async throws -> T) async throws -> T {
-        do {
-            let result = try await body()
-            return result
-        } catch {
-            releaseTracked()
-            _ = X11Errors.take(display)
-            throw error
+        try await exclusively {
+            do {
+                return try await body()
+            } catch {
+                releaseTracked()
+                _ = X11Errors.take(display)
+                throw error
+            }
         }
+    }
+
+    /// Runs one input action at a time. The actor is reentrant where an action waits (drag
+    /// steps, typing delays, the scratch grace); without this a second action could press
+    /// keys in the middle of the first or restore keycodes it is still typing on.
+    func exclusively<T>(_ body: () async throws -> T) async throws -> T {
+        while inputBusy {
+            await withCheckedContinuation { inputWaiters.append($0) }
+        }
+        inputBusy = true
+        defer {
+            inputBusy = false
+            if !inputWaiters.isEmpty { inputWaiters.removeFirst().resume() }
+        }
+        return try await body()
     }
 
     // MARK: - Events
