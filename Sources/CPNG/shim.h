@@ -33,6 +33,21 @@ static inline void cpng_write(png_structp png, png_bytep bytes, png_size_t count
 
 static inline void cpng_flush(png_structp png) { (void)png; }
 
+/// libpng's error callback: keeps libpng's own message for the Swift error, then unwinds
+/// to the setjmp in `cpng_write_rgb`.
+typedef struct {
+    char *text;
+    size_t size;
+} cpng_error_sink;
+
+static inline void cpng_on_error(png_structp png, png_const_charp message) {
+    cpng_error_sink *sink = (cpng_error_sink *)png_get_error_ptr(png);
+    if (sink && sink->text && sink->size) snprintf(sink->text, sink->size, "%s", message);
+    png_longjmp(png, 1);
+}
+
+static inline void cpng_on_warning(png_structp png, png_const_charp message) { (void)png; (void)message; }
+
 /// Filters accepted by `cpng_write_rgb`, mirroring libpng's PNG_FILTER_* bits.
 enum {
     CPNG_FILTER_NONE = PNG_FILTER_NONE,
@@ -53,7 +68,9 @@ static inline int cpng_write_rgb(const unsigned char *rgb, int width, int height
                                  int level, int filters, int strategy,
                                  const unsigned char *zdata, size_t zlength,
                                  cpng_buffer *out, char *error, size_t error_size) {
-    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
+    cpng_error_sink sink = {error, error_size};
+    if (error_size) error[0] = 0;
+    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &sink, cpng_on_error, cpng_on_warning);
     if (!png) { snprintf(error, error_size, "png_create_write_struct failed"); return -1; }
     png_infop info = png_create_info_struct(png);
     if (!info) {
@@ -63,7 +80,7 @@ static inline int cpng_write_rgb(const unsigned char *rgb, int width, int height
     }
     if (setjmp(png_jmpbuf(png))) {
         png_destroy_write_struct(&png, &info);
-        snprintf(error, error_size, "libpng failed to encode the image");
+        if (error_size && !error[0]) snprintf(error, error_size, "libpng failed to encode the image");
         return -1;
     }
     png_set_write_fn(png, out, cpng_write, cpng_flush);

@@ -25,6 +25,7 @@ public protocol Desktop: Actor {
     func releaseAllInputs() async throws
 }
 
+/// A size in screen pixels.
 public struct Size: Sendable, Hashable, Codable {
     public var width: Int
     public var height: Int
@@ -34,6 +35,7 @@ public struct Size: Sendable, Hashable, Codable {
     }
 }
 
+/// A point in root-window pixels (0, 0 is the top-left corner of the whole screen).
 public struct Point: Sendable, Hashable, Codable {
     public var x: Int
     public var y: Int
@@ -43,6 +45,7 @@ public struct Point: Sendable, Hashable, Codable {
     }
 }
 
+/// A mouse button, as the API and the CLI name it.
 public enum MouseButton: String, Sendable, CaseIterable, Codable {
     case left, middle, right
 
@@ -56,6 +59,7 @@ public enum MouseButton: String, Sendable, CaseIterable, Codable {
     }
 }
 
+/// Which way a scroll goes; each unit is one wheel click.
 public enum ScrollDirection: String, Sendable, CaseIterable, Codable {
     case up, down, left, right
 
@@ -76,6 +80,7 @@ public enum KeyAction: String, Sendable, Codable {
     case tap, down, up
 }
 
+/// How `type` sends its keys.
 public struct TypingOptions: Sendable {
     /// Pause after each key, for applications that drop fast input (remote desktops,
     /// browsers in VMs). Zero by default: exactness does not depend on pacing.

@@ -26,6 +26,7 @@ extension X11Desktop {
         try await clipboardText(timeout: 2)
     }
 
+    /// Reads CLIPBOARD, waiting at most `timeout` seconds for its owner to answer.
     public func clipboardText(timeout: Double) async throws -> String {
         if let bytes = clipboard.bytes { return String(decoding: bytes, as: UTF8.self) }
         guard XGetSelectionOwner(display, atoms.clipboard) != 0 else { return "" }
@@ -193,7 +194,16 @@ extension X11Desktop {
             }
         }
         XSendEvent(display, request.requestor, 0, 0, &reply)
-        XFlush(display)
+        settleServingErrors()
+    }
+
+    /// Serving writes to other clients' windows, which may be gone by now. Their errors are
+    /// collected here, so they are not reported by the next unrelated action; returns
+    /// whether there was one.
+    @discardableResult
+    func settleServingErrors() -> Bool {
+        XSync(display, 0)
+        return X11Errors.take(display) != nil
     }
 
     /// Largest property we write in one request; larger text goes through INCR.
@@ -233,11 +243,14 @@ extension X11Desktop {
             // The empty chunk just written ends the transfer.
             clipboard.transfers.remove(at: index)
             XSelectInput(display, transfer.requestor, 0)
+            settleServingErrors()
+        } else if settleServingErrors() {
+            // The requestor went away mid-transfer: drop it instead of keeping its data.
+            clipboard.transfers.remove(at: index)
         } else {
             transfer.offset = end
             clipboard.transfers[index] = transfer
         }
-        XFlush(display)
     }
 
     func selectionCleared(_ event: XSelectionClearEvent) {

@@ -55,6 +55,7 @@ public struct PNGSettings: Sendable, Hashable {
     public static let fast = PNGSettings()
 }
 
+/// RGB to PNG: libpng on one core, or `ParallelPNGEncoder` when `PNGSettings.threads` > 1.
 public enum PNGEncoder {
     /// Encodes packed RGB on `settings.threads` cores when the filter allows it.
     public static func encode(_ rgb: [UInt8], width: Int, height: Int,
@@ -69,8 +70,10 @@ public enum PNGEncoder {
     /// Encodes packed RGB (3 bytes per pixel, rows of `width * 3` bytes) with libpng.
     public static func encodeRGB(_ rgb: UnsafeBufferPointer<UInt8>, width: Int, height: Int,
                                  settings: PNGSettings = .fast) throws -> [UInt8] {
-        precondition(rgb.count >= width * height * 3, "RGB buffer smaller than the image")
         guard width > 0, height > 0 else { throw DesktopError.encodingFailed("empty image \(width)x\(height)") }
+        guard rgb.count >= width * height * 3 else {
+            throw DesktopError.encodingFailed("\(rgb.count) bytes of RGB cannot hold a \(width)x\(height) image")
+        }
         return try write(width: width, height: height) { out, message, size in
             cpng_write_rgb(rgb.baseAddress, Int32(width), Int32(height), width * 3,
                            Int32(max(0, min(9, settings.level))), settings.filter.libpngValue,

@@ -21,7 +21,9 @@ enum ParallelPNGEncoder {
 
     static func encodeRGB(_ rgb: [UInt8], width: Int, height: Int,
                           settings: PNGSettings, bands count: Int) throws -> [UInt8] {
-        precondition(rgb.count >= width * height * 3, "RGB buffer smaller than the image")
+        guard rgb.count >= width * height * 3 else {
+            throw DesktopError.encodingFailed("\(rgb.count) bytes of RGB cannot hold a \(width)x\(height) image")
+        }
         let rowBytes = width * 3
         let stride = rowBytes + 1
         let bands = (0..<count).map { i in (height * i / count)..<(height * (i + 1) / count) }

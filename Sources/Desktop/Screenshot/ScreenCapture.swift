@@ -123,11 +123,13 @@ enum PixelConverter {
         }
     }
 
-    static func convert(_ image: UnsafeMutablePointer<XImage>, into rgb: inout [UInt8]) {
+    static func convert(_ image: UnsafeMutablePointer<XImage>, into rgb: inout [UInt8]) throws {
         let width = Int(image.pointee.width)
         let height = Int(image.pointee.height)
         let count = width * height * 3
-        guard image.pointee.data != nil else { return }
+        guard image.pointee.data != nil else {
+            throw DesktopError.x11(code: 0, request: 0, during: "capturing the screen (the X server returned no pixels)")
+        }
         if rgb.count != count { rgb = freshPixelBuffer(count: count) }
         let bpp = Int(image.pointee.bits_per_pixel)
         let stride = Int(image.pointee.bytes_per_line)

@@ -8,6 +8,7 @@ public enum ScaleMode: String, Sendable, CaseIterable, Codable {
     case aspectFill = "aspect_fill"
 }
 
+/// What to capture and at which size.
 public struct ScreenshotOptions: Sendable {
     /// Output size; nil for the native size. One of the two alone keeps the aspect ratio.
     public var width: Int?
@@ -46,6 +47,7 @@ public struct Screenshot: Sendable {
     }
 }
 
+/// A rectangle in root-window pixels.
 public struct Rect: Sendable, Hashable, Codable {
     public var x: Int
     public var y: Int

@@ -31,12 +31,12 @@ extension X11Desktop {
                 capture = ScreenCapture(display: display, region: region)
             }
             if capture != nil {
-                try capture!.capture(display: display, root: root) { PixelConverter.convert($0, into: &rgbBuffer) }
+                try capture!.capture(display: display, root: root) { try PixelConverter.convert($0, into: &rgbBuffer) }
                 return
             }
         }
         try ScreenCapture.captureWithoutSharedMemory(display: display, root: root, region: region) {
-            PixelConverter.convert($0, into: &rgbBuffer)
+            try PixelConverter.convert($0, into: &rgbBuffer)
         }
     }
 
@@ -48,6 +48,7 @@ extension X11Desktop {
         return capture?.usesSharedMemory ?? false
     }
 
+    /// Changes how later screenshots are encoded (level, filter, strategy, cores).
     public func setPNGSettings(_ settings: PNGSettings) {
         pngSettings = settings
     }
@@ -75,6 +76,7 @@ extension X11Desktop {
     }
 }
 
+/// A RandR monitor: its index for `ScreenshotOptions.monitor` and where it sits on the root.
 public struct Monitor: Sendable, Codable, Hashable {
     public var index: Int
     public var primary: Bool

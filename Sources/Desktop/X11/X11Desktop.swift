@@ -34,6 +34,7 @@ public actor X11Desktop: Desktop {
     var inputBusy = false
     var inputWaiters: [CheckedContinuation<Void, Never>] = []
 
+    /// How to open the display and how the driver behaves; the defaults suit the daemon.
     public struct Configuration: Sendable {
         /// X display name; nil uses `DISPLAY`.
         public var displayName: String?
@@ -115,6 +116,8 @@ public actor X11Desktop: Desktop {
         capture?.destroy(display: display)
         capture = nil
         XDestroyWindow(display, window)
+        XSync(display, 0)
+        _ = X11Errors.take(display)
         XCloseDisplay(display)
         thread.stop()
     }

@@ -13,6 +13,8 @@ enum X11Errors {
         var request: UInt8
     }
 
+    /// Process-wide because Xlib's handler is a C function pointer with no context argument;
+    /// entries are keyed by Display and cleared when a driver closes its display.
     private static let recorded = Mutex<[UInt: Recorded]>([:])
 
     /// Installs the handler once per process (installing again is harmless).

@@ -23,13 +23,13 @@ final class XvfbServer {
         return nil
     }
 
-    init(width: Int = 1280, height: Int = 800) throws {
+    init(width: Int = 1280, height: Int = 800, arguments extra: [String] = []) throws {
         guard let xvfb = Self.executable("Xvfb") else {
             throw TestFailure("Xvfb is not installed: run scripts/install-deps")
         }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: xvfb)
-        process.arguments = ["-displayfd", "1", "-screen", "0", "\(width)x\(height)x24", "-nolisten", "tcp", "-noreset"]
+        process.arguments = ["-displayfd", "1", "-screen", "0", "\(width)x\(height)x24", "-nolisten", "tcp", "-noreset"] + extra
         let output = Pipe()
         process.standardOutput = output
         process.standardError = FileHandle.nullDevice
