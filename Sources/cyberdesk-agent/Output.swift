@@ -39,6 +39,9 @@ struct DisplayOptions: ParsableArguments {
 /// before the process exits. Errors become a clear message and exit code 1.
 func withDesktop<T: Sendable>(_ options: DisplayOptions, keepHeldInput: Bool = true,
                               _ body: @escaping @Sendable (X11Desktop) async throws -> T) async throws -> T {
+    // Ignored from the start, so a signal that arrives before its handler is ready cannot
+    // kill the process in the middle of an action with keys down.
+    for number in [SIGINT, SIGTERM] { signal(number, SIG_IGN) }
     let desktop: X11Desktop
     do {
         desktop = try await X11Desktop(.init(displayName: options.display))
@@ -47,7 +50,6 @@ func withDesktop<T: Sendable>(_ options: DisplayOptions, keepHeldInput: Bool = t
     }
     let work = Task { try await body(desktop) }
     let signals = [SIGINT, SIGTERM].map { number in
-        signal(number, SIG_IGN)
         let source = DispatchSource.makeSignalSource(signal: number)
         source.setEventHandler { work.cancel() }
         source.resume()
