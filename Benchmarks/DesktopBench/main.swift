@@ -33,7 +33,9 @@ struct Arguments {
         }
         func number(_ flag: String) throws -> Int {
             let text = try value(flag)
-            guard let n = Int(text), n > 0 else { throw BenchError.usage("\(flag) must be a positive integer, got '\(text)'") }
+            guard let n = Int(text), n > 0 else {
+                throw BenchError.usage("\(flag) must be a positive integer, got '\(text)'")
+            }
             return n
         }
         while let flag = rest.popFirst() {
@@ -48,7 +50,9 @@ struct Arguments {
             case "--type-output": typeOutput = try value(flag)
             case "--click-region":
                 let parts = try value(flag).split(separator: ",").compactMap { Int($0) }
-                guard parts.count == 4, parts[2] > 0, parts[3] > 0 else { throw BenchError.usage("--click-region is X,Y,W,H") }
+                guard parts.count == 4, parts[2] > 0, parts[3] > 0 else {
+                    throw BenchError.usage("--click-region is X,Y,W,H")
+                }
                 clickRegion = Rect(x: parts[0], y: parts[1], width: parts[2], height: parts[3])
             default: throw BenchError.usage("unknown argument '\(flag)'")
             }
@@ -145,11 +149,13 @@ func benchScreenshot(_ desktop: X11Desktop, _ args: Arguments) async throws -> S
     let first = try await desktop.screenshot(ScreenshotOptions())
     let decoded = try RGBImage(png: first.png)
     guard decoded.width == size.width, decoded.height == size.height else {
-        throw BenchError.check("screenshot is \(decoded.width)x\(decoded.height), screen is \(size.width)x\(size.height)")
+        throw BenchError.check(
+            "screenshot is \(decoded.width)x\(decoded.height), screen is \(size.width)x\(size.height)")
     }
     // Interleaved, so "capture ≈ total − encode" compares runs under the same conditions.
     var bytes = 0
-    var total: [Double] = [], encode: [Double] = []
+    var total: [Double] = []
+    var encode: [Double] = []
     for _ in 0..<args.runs {
         total += try await measure(runs: 1) { bytes = try await desktop.screenshot(ScreenshotOptions()).png.count }
         encode += try await measure(runs: 1) {
@@ -172,8 +178,10 @@ func benchScreenshot(_ desktop: X11Desktop, _ args: Arguments) async throws -> S
         let samples = try await measure(runs: args.pngRuns) {
             variantBytes = try await desktop.screenshot(ScreenshotOptions()).png.count
         }
-        variants.append(PNGVariant(level: setting.level, filter: setting.filter.rawValue, strategy: setting.strategy.rawValue,
-                                   bytes: variantBytes, timing: Timing(samples)))
+        variants.append(
+            PNGVariant(
+                level: setting.level, filter: setting.filter.rawValue, strategy: setting.strategy.rawValue,
+                bytes: variantBytes, timing: Timing(samples)))
     }
     await desktop.setPNGSettings(.fast)
     let scaled = try await measure(runs: args.pngRuns) {
@@ -251,11 +259,14 @@ func benchType(_ desktop: X11Desktop, _ args: Arguments) async throws -> TypeRes
     }
     var result = TypeResult(
         characters: text.unicodeScalars.count, timing: Timing(samples),
-        charactersPerSecond: Double(text.unicodeScalars.count) / (median(samples) / 1000), singleCharacter: Timing(single),
+        charactersPerSecond: Double(text.unicodeScalars.count) / (median(samples) / 1000),
+        singleCharacter: Timing(single),
         keymapUnchanged: keymapSnapshot() == before)
     if let output = args.typeOutput {
         let line = Array((text + "\n").utf8)
-        let expected = Array(repeating: line, count: args.typeRuns).flatMap { $0 } + Array(repeating: Array(".\n".utf8), count: 10).flatMap { $0 }
+        let expected =
+            Array(repeating: line, count: args.typeRuns).flatMap { $0 }
+            + Array(repeating: Array(".\n".utf8), count: 10).flatMap { $0 }
         let content = try await waitForFile(output, length: expected.count, timeout: .seconds(10))
         let lines = content.split(separator: 0x0A, omittingEmptySubsequences: false).prefix(args.typeRuns)
         result.exactRuns = lines.filter { Array($0) + [0x0A] == line }.count
@@ -292,7 +303,8 @@ func benchClick(_ desktop: X11Desktop, _ args: Arguments) async throws -> ClickR
     }
     var clickRates: [Double] = []
     for _ in 0..<args.clickRounds {
-        clickRates.append(try await rate { for point in points { try await desktop.click(at: point, button: .left, clicks: 1) } })
+        clickRates.append(
+            try await rate { for point in points { try await desktop.click(at: point, button: .left, clicks: 1) } })
     }
     let moves = try await rate { for point in points.reversed() { try await desktop.move(to: point) } }
     let position = try await desktop.pointerPosition()

@@ -17,7 +17,8 @@ public enum DesktopError: Error, CustomStringConvertible, Equatable {
     public var description: String {
         switch self {
         case .cannotOpenDisplay(let name):
-            return "cannot open X display '\(name)': is DISPLAY set and the X server running, and may this user connect (XAUTHORITY)?"
+            return
+                "cannot open X display '\(name)': is DISPLAY set and the X server running, and may this user connect (XAUTHORITY)?"
         case .extensionMissing(let name):
             return "the X server does not support the \(name) extension, which the agent needs"
         case .outOfScreen(let point, let size):

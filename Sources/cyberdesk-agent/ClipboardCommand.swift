@@ -1,7 +1,8 @@
 import ArgumentParser
 import Desktop
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 struct Clipboard: AsyncParsableCommand {
@@ -57,10 +58,13 @@ struct Clipboard: AsyncParsableCommand {
             let line = String(decoding: readAll(server.ready), as: UTF8.self)
             close(server.ready)
             guard line.hasPrefix("ready") else {
-                throw fail(DesktopError.clipboardConversionFailed("the clipboard server stopped before owning the clipboard"))
+                throw fail(
+                    DesktopError.clipboardConversionFailed("the clipboard server stopped before owning the clipboard"))
             }
-            try printJSON(Result(characters: String(decoding: data, as: UTF8.self).unicodeScalars.count,
-                                 servedByPid: server.pid))
+            try printJSON(
+                Result(
+                    characters: String(decoding: data, as: UTF8.self).unicodeScalars.count,
+                    servedByPid: server.pid))
         }
     }
 

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The background `clipboard serve` process started by `clipboard set`, with the parent's ends
@@ -20,11 +20,12 @@ struct ClipboardServer {
         let executable = argv0.contains("/") && access(argv0, X_OK) == 0 ? argv0 : "/proc/self/exe"
         let arguments = [executable, "clipboard", "serve"] + (display.map { ["--display", $0] } ?? [])
 
-        var inputPipe: [Int32] = [-1, -1], readyPipe: [Int32] = [-1, -1]
+        var inputPipe: [Int32] = [-1, -1]
+        var readyPipe: [Int32] = [-1, -1]
         guard pipe(&inputPipe) == 0 else { throw POSIXIOError(code: errno) }
         guard pipe(&readyPipe) == 0 else {
             let code = errno
-            inputPipe.forEach { close($0) }
+            for fd in inputPipe { close(fd) }
             throw POSIXIOError(code: code)
         }
         // Only the dup2'd copies reach the server; the originals close on exec.
@@ -41,7 +42,8 @@ struct ClipboardServer {
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
-        var noSignals = sigset_t(), defaults = sigset_t()
+        var noSignals = sigset_t()
+        var defaults = sigset_t()
         sigemptyset(&noSignals)
         sigemptyset(&defaults)
         for number in [SIGINT, SIGTERM, SIGPIPE] { sigaddset(&defaults, number) }
@@ -50,7 +52,7 @@ struct ClipboardServer {
         posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
 
         var cArguments: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
-        defer { cArguments.forEach { free($0) } }
+        defer { for argument in cArguments { free(argument) } }
         var pid: pid_t = 0
         let status = posix_spawn(&pid, executable, &actions, &attributes, &cArguments, environ)
         close(inputPipe[0])

@@ -1,12 +1,13 @@
 import ArgumentParser
 import Desktop
+
 #if canImport(FoundationEssentials)
-import FoundationEssentials
+    import FoundationEssentials
 #else
-import Foundation
+    import Foundation
 #endif
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 extension MouseButton: ExpressibleByArgument {}
@@ -26,8 +27,10 @@ struct Screenshot: AsyncParsableCommand {
     @Option(help: "How a width and height together fit: exact, aspect_fit, aspect_fill.") var mode: ScaleMode = .exact
     @Option(help: "RandR monitor index to capture instead of the whole screen.") var monitor: Int?
     @Option(help: "zlib level 0-9.") var level: Int = PNGSettings.fast.level
-    @Option(help: "PNG filter: none, sub, up, average, paeth, adaptive.") var filter: PNGSettings.Filter = PNGSettings.fast.filter
-    @Option(help: "zlib strategy: default, filtered, huffman, rle.") var strategy: PNGSettings.Strategy = PNGSettings.fast.strategy
+    @Option(help: "PNG filter: none, sub, up, average, paeth, adaptive.") var filter: PNGSettings.Filter = PNGSettings
+        .fast.filter
+    @Option(help: "zlib strategy: default, filtered, huffman, rle.") var strategy: PNGSettings.Strategy = PNGSettings
+        .fast.strategy
     @Option(help: "Cores to compress on (default: all online CPUs, at most 8).")
     var threads: Int = max(1, min(8, sysconf(Int32(_SC_NPROCESSORS_ONLN))))
 
@@ -65,14 +68,17 @@ struct Screenshot: AsyncParsableCommand {
         } catch {
             throw fail(DesktopError.invalidArgument("cannot write \(path): \(error)"))
         }
-        try printJSON(Result(path: path, width: shot.width, height: shot.height, bytes: shot.png.count,
-                             scaleX: shot.scaleX, scaleY: shot.scaleY, offsetX: shot.offsetX, offsetY: shot.offsetY,
-                             source: shot.source))
+        try printJSON(
+            Result(
+                path: path, width: shot.width, height: shot.height, bytes: shot.png.count,
+                scaleX: shot.scaleX, scaleY: shot.scaleY, offsetX: shot.offsetX, offsetY: shot.offsetY,
+                source: shot.source))
     }
 }
 
 struct Dimensions: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Print the screen size (the size of a native screenshot).")
+    static let configuration = CommandConfiguration(
+        abstract: "Print the screen size (the size of a native screenshot).")
     @OptionGroup var display: DisplayOptions
 
     func run() async throws {
@@ -152,7 +158,8 @@ struct Drag: AsyncParsableCommand {
 }
 
 struct Scroll: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Scroll DIRECTION (up, down, left, right) by AMOUNT wheel clicks.")
+    static let configuration = CommandConfiguration(
+        abstract: "Scroll DIRECTION (up, down, left, right) by AMOUNT wheel clicks.")
     @OptionGroup var display: DisplayOptions
     @Argument var direction: ScrollDirection
     @Argument var amount: Int
@@ -242,8 +249,9 @@ struct Release: AsyncParsableCommand {
             let before = await desktop.pressedInputs()
             try await desktop.releaseAllInputs()
             let after = await desktop.pressedInputs()
-            return Result(releasedKeycodes: before.keys.filter { !after.keys.contains($0) },
-                          releasedButtons: before.buttons.filter { !after.buttons.contains($0) })
+            return Result(
+                releasedKeycodes: before.keys.filter { !after.keys.contains($0) },
+                releasedButtons: before.buttons.filter { !after.buttons.contains($0) })
         }
         try printJSON(result)
     }

@@ -1,17 +1,19 @@
 import ArgumentParser
 import Desktop
+
 #if canImport(FoundationEssentials)
-import FoundationEssentials
+    import FoundationEssentials
 #else
-import Foundation
+    import Foundation
 #endif
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 struct Doctor: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Check the display, XTest, MIT-SHM, RandR, the keymap and the transfer folder; exit 1 if any check fails.")
+        abstract:
+            "Check the display, XTest, MIT-SHM, RandR, the keymap and the transfer folder; exit 1 if any check fails.")
     @OptionGroup var display: DisplayOptions
 
     struct Report: Encodable {
@@ -22,8 +24,11 @@ struct Doctor: AsyncParsableCommand {
     func run() async throws {
         var checks: [DiagnosticCheck] = []
         let name = display.display ?? ProcessInfo.processInfo.environment["DISPLAY"]
-        checks.append(.init(name: "display", status: name == nil ? .fail : .pass,
-                            detail: name.map { "DISPLAY=\($0)" } ?? "DISPLAY is not set: run on the desktop session, or set DISPLAY and XAUTHORITY"))
+        checks.append(
+            .init(
+                name: "display", status: name == nil ? .fail : .pass,
+                detail: name.map { "DISPLAY=\($0)" }
+                    ?? "DISPLAY is not set: run on the desktop session, or set DISPLAY and XAUTHORITY"))
         do {
             let desktop = try await X11Desktop(.init(displayName: display.display))
             checks += await desktop.diagnose()

@@ -1,13 +1,14 @@
 import ArgumentParser
 import Desktop
 import Dispatch
+
 #if canImport(FoundationEssentials)
-import FoundationEssentials
+    import FoundationEssentials
 #else
-import Foundation
+    import Foundation
 #endif
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// JSON on stdout, one object per command, keys sorted so output is stable.
@@ -37,8 +38,10 @@ struct DisplayOptions: ParsableArguments {
 /// Opens the display, runs `body`, and closes the display. SIGINT and SIGTERM cancel the
 /// action: the driver releases every key and button it pressed and restores the keymap
 /// before the process exits. Errors become a clear message and exit code 1.
-func withDesktop<T: Sendable>(_ options: DisplayOptions, keepHeldInput: Bool = true,
-                              _ body: @escaping @Sendable (X11Desktop) async throws -> T) async throws -> T {
+func withDesktop<T: Sendable>(
+    _ options: DisplayOptions, keepHeldInput: Bool = true,
+    _ body: @escaping @Sendable (X11Desktop) async throws -> T
+) async throws -> T {
     // Ignored from the start, so a signal that arrives before its handler is ready cannot
     // kill the process in the middle of an action with keys down.
     for number in [SIGINT, SIGTERM] { signal(number, SIG_IGN) }
@@ -55,7 +58,7 @@ func withDesktop<T: Sendable>(_ options: DisplayOptions, keepHeldInput: Bool = t
         source.resume()
         return source
     }
-    defer { signals.forEach { $0.cancel() } }
+    defer { for source in signals { source.cancel() } }
     do {
         let result = try await work.value
         await desktop.close(releasingHeldInput: !keepHeldInput)

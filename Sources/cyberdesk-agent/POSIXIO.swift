@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 // Plain read(2)/write(2) helpers instead of Foundation's FileHandle: with them the executable

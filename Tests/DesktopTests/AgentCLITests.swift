@@ -6,7 +6,9 @@ extension OnXvfb {
     /// The debug CLI as a user runs it: JSON on stdout, clear errors and exit codes.
     @Suite("cyberdesk-agent debug commands")
     struct AgentCLITests {
-        private func agent(_ server: XvfbServer?, _ arguments: [String], input: Data? = nil) async throws -> (status: Int32, json: [String: Any], stderr: String) {
+        private func agent(_ server: XvfbServer?, _ arguments: [String], input: Data? = nil) async throws -> (
+            status: Int32, json: [String: Any], stderr: String
+        ) {
             var env: [String: String] = [:]
             if let server { env["DISPLAY"] = server.display }
             let result = try await runProcess(agentExecutable, arguments, environment: env, input: input)
@@ -53,7 +55,8 @@ extension OnXvfb {
             #expect(await eventually { (try? await server.run("xmodmap", ["-pke"]).stdout) != keymapBefore })
             kill(typist.processIdentifier, SIGKILL)
             typist.waitUntilExit()
-            #expect(try await server.run("xmodmap", ["-pke"]).stdout != keymapBefore, "SIGKILL leaves the keycodes mapped")
+            #expect(
+                try await server.run("xmodmap", ["-pke"]).stdout != keymapBefore, "SIGKILL leaves the keycodes mapped")
             let release = try await agent(server, ["release"])
             #expect(release.status == 0, "\(release.stderr)")
             #expect(try await server.run("xmodmap", ["-pke"]).stdout == keymapBefore)
@@ -85,10 +88,12 @@ extension OnXvfb {
             #expect(try await agent(server, ["drag", "1", "2", "30", "40", "--duration", "0.05"]).status == 0)
             #expect(try await agent(server, ["scroll", "down", "3", "--x", "10", "--y", "10"]).status == 0)
             #expect(try await agent(server, ["key", "ctrl+a", "tab"]).status == 0)
-            #expect(try await agent(server, ["type", "--stdin"], input: Data("héllo".utf8)).json["characters"] as? Int == 5)
+            #expect(
+                try await agent(server, ["type", "--stdin"], input: Data("héllo".utf8)).json["characters"] as? Int == 5)
             let file = FileManager.default.temporaryDirectory.appendingPathComponent("cli-\(UUID().uuidString).png")
             defer { try? FileManager.default.removeItem(at: file) }
-            let shot = try await agent(server, ["screenshot", "-o", file.path, "--width", "512", "--height", "512", "--mode", "aspect_fit"])
+            let shot = try await agent(
+                server, ["screenshot", "-o", file.path, "--width", "512", "--height", "512", "--mode", "aspect_fit"])
             #expect(shot.status == 0)
             #expect(shot.json["width"] as? Int == 512 && shot.json["offset_y"] as? Double == 64)
             let image = try RGBImage(png: Array(try Data(contentsOf: file)))

@@ -42,7 +42,10 @@ extension OnXvfb {
             #expect(set.status == 0)
             let desktop = try await X11Desktop(.init(displayName: server.display))
             var read = ""
-            _ = try await eventually { read = try await desktop.clipboardText(); return read == text }
+            _ = try await eventually {
+                read = try await desktop.clipboardText()
+                return read == text
+            }
             let same = read == text
             #expect(same, "read \(read.utf8.count) bytes, expected \(text.utf8.count)")
             await desktop.close()

@@ -1,6 +1,8 @@
-@testable import Desktop
+import CX11
 import Foundation
 import Testing
+
+@testable import Desktop
 
 @Suite("Key chord parsing")
 struct KeyChordParsingTests {
@@ -16,20 +18,22 @@ struct KeyChordParsingTests {
         #expect(throws: DesktopError.self) { try KeyChord.parse(text) }
     }
 
-    @Test("aliases resolve to the same keysym as the X name", arguments: [
-        ("ctrl", "Control_L"), ("control", "Control_L"), ("ctl", "Control_L"), ("rctrl", "Control_R"),
-        ("right_ctrl", "Control_R"), ("option", "Alt_L"), ("opt", "Alt_L"), ("right-alt", "Alt_R"),
-        ("cmd", "Super_L"), ("command", "Super_L"), ("meta", "Super_L"), ("win", "Super_L"), ("windows", "Super_L"),
-        ("rshift", "Shift_R"), ("return", "Return"), ("enter", "Return"), ("ESC", "Escape"), ("escape", "Escape"),
-        ("del", "Delete"), ("ins", "Insert"), ("bksp", "BackSpace"), ("spacebar", "space"), ("pgup", "Prior"),
-        ("Page_Up", "Prior"), ("pgdn", "Next"), ("page_down", "Next"), ("PageDown", "Next"), ("arrowleft", "Left"),
-        ("arrow_right", "Right"), ("ARROWUP", "Up"), ("down", "Down"), ("caps_lock", "Caps_Lock"),
-        ("num_lock", "Num_Lock"), ("print", "Print"), ("f1", "F1"), ("F24", "F24"), ("home", "Home"),
-        ("end", "End"), ("menu", "Menu"), ("KP_Enter", "KP_Enter"), ("XF86AudioMute", "XF86AudioMute"),
-    ])
+    @Test(
+        "aliases resolve to the same keysym as the X name",
+        arguments: [
+            ("ctrl", "Control_L"), ("control", "Control_L"), ("ctl", "Control_L"), ("rctrl", "Control_R"),
+            ("right_ctrl", "Control_R"), ("option", "Alt_L"), ("opt", "Alt_L"), ("right-alt", "Alt_R"),
+            ("cmd", "Super_L"), ("command", "Super_L"), ("meta", "Super_L"), ("win", "Super_L"), ("windows", "Super_L"),
+            ("rshift", "Shift_R"), ("return", "Return"), ("enter", "Return"), ("ESC", "Escape"), ("escape", "Escape"),
+            ("del", "Delete"), ("ins", "Insert"), ("bksp", "BackSpace"), ("spacebar", "space"), ("pgup", "Prior"),
+            ("Page_Up", "Prior"), ("pgdn", "Next"), ("page_down", "Next"), ("PageDown", "Next"), ("arrowleft", "Left"),
+            ("arrow_right", "Right"), ("ARROWUP", "Up"), ("down", "Down"), ("caps_lock", "Caps_Lock"),
+            ("num_lock", "Num_Lock"), ("print", "Print"), ("f1", "F1"), ("F24", "F24"), ("home", "Home"),
+            ("end", "End"), ("menu", "Menu"), ("KP_Enter", "KP_Enter"), ("XF86AudioMute", "XF86AudioMute"),
+        ])
     func alias(_ name: String, _ xName: String) throws {
         let keysym = try #require(KeyNames.keysym(for: name))
-        #expect(keysym == XKeysymFromName(xName))
+        #expect(keysym == keysymNamed(xName))
     }
 
     @Test func singleCharacters() {
@@ -46,8 +50,7 @@ struct KeyChordParsingTests {
     }
 }
 
-import CX11
-func XKeysymFromName(_ name: String) -> KeySym { XStringToKeysym(name) }
+func keysymNamed(_ name: String) -> KeySym { XStringToKeysym(name) }
 
 extension OnXvfb {
     @Suite("Key chords on a real display")
@@ -62,7 +65,9 @@ extension OnXvfb {
         }
 
         /// Key events a recording window receives for `chords`, as (press?, keycode) pairs.
-        private func input(of chords: String, desktop: X11Desktop, window: TestWindow) async throws -> [TestWindow.Event] {
+        private func input(of chords: String, desktop: X11Desktop, window: TestWindow) async throws -> [TestWindow
+            .Event]
+        {
             window.reset()
             try await desktop.key(chords)
             return window.settle(quiet: 0.15).filter { $0.kind == .keyPress || $0.kind == .keyRelease }

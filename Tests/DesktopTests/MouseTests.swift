@@ -17,8 +17,9 @@ extension OnXvfb {
             events.filter { $0.kind == .buttonPress || $0.kind == .buttonRelease }
         }
 
-        @Test("clicks of each button with the right count at exact coordinates",
-              arguments: [(MouseButton.left, 1), (.middle, 2), (.right, 3), (.left, 3)])
+        @Test(
+            "clicks of each button with the right count at exact coordinates",
+            arguments: [(MouseButton.left, 1), (.middle, 2), (.right, 3), (.left, 3)])
         func clicks(_ button: MouseButton, _ count: Int) async throws {
             let (server, window, desktop) = try await setUp()
             _ = server
@@ -43,10 +44,11 @@ extension OnXvfb {
             try await desktop.mouseButton(.right, down: false, at: Point(x: 30, y: 40))
             #expect(await desktop.pressedInputs().buttons.isEmpty)
             let events = presses(window.collect(atLeast: 4))
-            #expect(events == [
-                .init(kind: .buttonPress, detail: 3, x: 10, y: 20),
-                .init(kind: .buttonRelease, detail: 3, x: 30, y: 40),
-            ])
+            #expect(
+                events == [
+                    .init(kind: .buttonPress, detail: 3, x: 10, y: 20),
+                    .init(kind: .buttonRelease, detail: 3, x: 30, y: 40),
+                ])
             await desktop.close()
         }
 
@@ -54,21 +56,24 @@ extension OnXvfb {
         func drag(duration: Double) async throws {
             let (server, window, desktop) = try await setUp()
             _ = server
-            try await desktop.drag(from: Point(x: 100, y: 150), to: Point(x: 700, y: 450), duration: duration, button: .left)
+            try await desktop.drag(
+                from: Point(x: 100, y: 150), to: Point(x: 700, y: 450), duration: duration, button: .left)
             let events = window.collect(atLeast: 4)
             let buttons = presses(events)
-            #expect(buttons == [
-                .init(kind: .buttonPress, detail: 1, x: 100, y: 150),
-                .init(kind: .buttonRelease, detail: 1, x: 700, y: 450),
-            ])
+            #expect(
+                buttons == [
+                    .init(kind: .buttonPress, detail: 1, x: 100, y: 150),
+                    .init(kind: .buttonRelease, detail: 1, x: 700, y: 450),
+                ])
             let motions = events.filter { $0.kind == .motion }
             #expect(motions.count >= (duration > 0 ? 5 : 1), "the pointer moves between press and release")
             #expect(motions.last == .init(kind: .motion, detail: 0, x: 700, y: 450))
             await desktop.close()
         }
 
-        @Test("scroll sends wheel buttons 4–7 the asked number of times",
-              arguments: [(ScrollDirection.up, 3), (.down, 5), (.left, 1), (.right, 2)])
+        @Test(
+            "scroll sends wheel buttons 4–7 the asked number of times",
+            arguments: [(ScrollDirection.up, 3), (.down, 5), (.left, 1), (.right, 2)])
         func scroll(_ direction: ScrollDirection, _ amount: Int) async throws {
             let (server, window, desktop) = try await setUp()
             _ = server

@@ -33,8 +33,10 @@ extension OnXvfb {
             let size = try await desktop.dimensions()
             #expect(image.width == size.width && image.height == size.height)
             #expect(size == Size(width: 1280, height: 800))
-            for (x, y, expected) in [(10, 10, 0xFF0000), (1000, 10, 0x00FF00), (10, 700, 0x0000FF), (1000, 700, 0x123456),
-                                     (100, 100, 0xFEDCBA), (1279, 799, 0xABCDEF), (639, 399, 0xFF0000), (640, 400, 0x123456)] {
+            for (x, y, expected) in [
+                (10, 10, 0xFF0000), (1000, 10, 0x00FF00), (10, 700, 0x0000FF), (1000, 700, 0x123456),
+                (100, 100, 0xFEDCBA), (1279, 799, 0xABCDEF), (639, 399, 0xFF0000), (640, 400, 0x123456),
+            ] {
                 let p = image.pixel(x: x, y: y)
                 #expect(p == rgb(UInt(expected)), "pixel \(x),\(y)")
             }
@@ -109,7 +111,8 @@ extension OnXvfb {
             let server = try XvfbServer(width: 1280, height: 800)
             let window = try TestWindow(display: server.display, x: 0, y: 0, width: 1280, height: 800)
             // One-pixel black and white columns: nearest-neighbour would give pure black or white.
-            window.paint([(0, 0, 1280, 800, 0xFFFFFF)] + stride(from: 0, to: 1280, by: 2).map { ($0, 0, 1, 800, UInt(0)) })
+            window.paint(
+                [(0, 0, 1280, 800, 0xFFFFFF)] + stride(from: 0, to: 1280, by: 2).map { ($0, 0, 1, 800, UInt(0)) })
             let desktop = try await X11Desktop(.init(displayName: server.display))
             let shot = try await desktop.screenshot(ScreenshotOptions(width: 320))
             let image = try RGBImage(png: shot.png)
@@ -131,9 +134,11 @@ extension OnXvfb {
             await desktop.close()
         }
 
-        @Test("the multi-core encoder gives the same pixels as libpng's", arguments: [
-            (PNGSettings.Filter.up, 2), (.sub, 2), (.none, 3), (.up, 4),
-        ])
+        @Test(
+            "the multi-core encoder gives the same pixels as libpng's",
+            arguments: [
+                (PNGSettings.Filter.up, 2), (.sub, 2), (.none, 3), (.up, 4),
+            ])
         func parallelEncoding(_ filter: PNGSettings.Filter, _ threads: Int) async throws {
             let (server, window) = try paintedScreen()
             window.paint([(200, 200, 600, 300, 0x336699), (300, 250, 5, 400, 0xFFEE00)])

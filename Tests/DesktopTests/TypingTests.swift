@@ -1,6 +1,7 @@
-@testable import Desktop
 import Foundation
 import Testing
+
+@testable import Desktop
 
 extension OnXvfb {
     @Suite("Typing into a real xterm")
@@ -72,9 +73,12 @@ extension OnXvfb {
             let expected = (text + Self.marker).replacingOccurrences(of: "\r\n", with: "\n")
             #expect(typed == expected)
             if typed != expected {
-                let got = Array(typed.unicodeScalars), want = Array(expected.unicodeScalars)
+                let got = Array(typed.unicodeScalars)
+                let want = Array(expected.unicodeScalars)
                 let first = (0..<min(got.count, want.count)).first { got[$0] != want[$0] } ?? min(got.count, want.count)
-                Issue.record("first difference at scalar \(first): got \(got.dropFirst(first).prefix(10)) want \(want.dropFirst(first).prefix(10))")
+                Issue.record(
+                    "first difference at scalar \(first): got \(got.dropFirst(first).prefix(10)) want \(want.dropFirst(first).prefix(10))"
+                )
             }
             if capsLock {
                 #expect(probe.lockedModifiers() & 0x2 != 0, "Caps Lock should still be on after typing")

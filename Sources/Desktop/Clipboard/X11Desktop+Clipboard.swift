@@ -1,6 +1,7 @@
 import CX11
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// What the driver serves while it owns CLIPBOARD, and INCR transfers in progress.
@@ -68,7 +69,8 @@ extension X11Desktop {
     /// `copy_to_clipboard`: presses the copy chord, waits (up to `timeout`) until an
     /// application sets CLIPBOARD, then reads it.
     public func copySelectionToClipboard(chord: String = "ctrl+c", timeout: Double = 1) async throws -> String {
-        var eventBase: Int32 = 0, errorBase: Int32 = 0
+        var eventBase: Int32 = 0
+        var errorBase: Int32 = 0
         let hasXFixes = XFixesQueryExtension(display, &eventBase, &errorBase) != 0
         if hasXFixes {
             XFixesSelectSelectionInput(display, window, atoms.clipboard, UInt(XFixesSetSelectionOwnerNotifyMask))
@@ -94,7 +96,8 @@ extension X11Desktop {
         XConvertSelection(display, atoms.clipboard, target, atoms.transfer, window, Time(CurrentTime))
         XFlush(display)
         let notify = try waitForEvent(timeout: timeout) {
-            $0.type == SelectionNotify && $0.xselection.requestor == window && $0.xselection.selection == atoms.clipboard
+            $0.type == SelectionNotify && $0.xselection.requestor == window
+                && $0.xselection.selection == atoms.clipboard
         }
         guard notify.xselection.property != 0 else { return nil }
         var (type, data) = readProperty(delete: true)
@@ -116,10 +119,12 @@ extension X11Desktop {
     private func readProperty(delete: Bool) -> (type: Atom, bytes: [UInt8]) {
         var type: Atom = 0
         var format: Int32 = 0
-        var count: UInt = 0, remaining: UInt = 0
+        var count: UInt = 0
+        var remaining: UInt = 0
         var data: UnsafeMutablePointer<UInt8>?
-        XGetWindowProperty(display, window, atoms.transfer, 0, Int(Int32.max / 4), delete ? 1 : 0,
-                           Atom(AnyPropertyType), &type, &format, &count, &remaining, &data)
+        XGetWindowProperty(
+            display, window, atoms.transfer, 0, Int(Int32.max / 4), delete ? 1 : 0,
+            Atom(AnyPropertyType), &type, &format, &count, &remaining, &data)
         defer { if let data { XFree(data) } }
         guard let data, format == 8 else { return (type, []) }
         return (type, Array(UnsafeBufferPointer(start: data, count: Int(count))))
@@ -150,7 +155,13 @@ extension X11Desktop {
             let remaining = deadline - .now
             guard remaining > .zero else { throw DesktopError.clipboardTimeout(seconds: timeout) }
             var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-            let milliseconds = Int32(min(1000, max(1, remaining.components.seconds * 1000 + remaining.components.attoseconds / 1_000_000_000_000_000)))
+            let milliseconds = Int32(
+                min(
+                    1000,
+                    max(
+                        1,
+                        remaining.components.seconds * 1000 + remaining.components.attoseconds / 1_000_000_000_000_000))
+            )
             _ = poll(&pfd, 1, milliseconds)
         }
     }
@@ -173,15 +184,17 @@ extension X11Desktop {
                 // Format-32 properties are passed to Xlib as C longs.
                 let targets: [Atom] = [atoms.targets, atoms.utf8String, atoms.string, atoms.text, atoms.timestamp]
                 targets.withUnsafeBytes {
-                    _ = XChangeProperty(display, request.requestor, property, Atom(XA_ATOM), 32, PropModeReplace,
-                                        $0.baseAddress?.assumingMemoryBound(to: UInt8.self), Int32(targets.count))
+                    _ = XChangeProperty(
+                        display, request.requestor, property, Atom(XA_ATOM), 32, PropModeReplace,
+                        $0.baseAddress?.assumingMemoryBound(to: UInt8.self), Int32(targets.count))
                 }
                 reply.xselection.property = property
             case atoms.timestamp:
                 let time = [clipboard.since]
                 time.withUnsafeBytes {
-                    _ = XChangeProperty(display, request.requestor, property, Atom(XA_INTEGER), 32, PropModeReplace,
-                                        $0.baseAddress?.assumingMemoryBound(to: UInt8.self), 1)
+                    _ = XChangeProperty(
+                        display, request.requestor, property, Atom(XA_INTEGER), 32, PropModeReplace,
+                        $0.baseAddress?.assumingMemoryBound(to: UInt8.self), 1)
                 }
                 reply.xselection.property = property
             case atoms.utf8String, atoms.text, atoms.string:
@@ -214,15 +227,17 @@ extension X11Desktop {
     private func send(_ data: [UInt8], type: Atom, to requestor: Window, property: Atom) {
         if data.count <= chunkSize {
             data.withUnsafeBufferPointer {
-                _ = XChangeProperty(display, requestor, property, type, 8, PropModeReplace, $0.baseAddress, Int32($0.count))
+                _ = XChangeProperty(
+                    display, requestor, property, type, 8, PropModeReplace, $0.baseAddress, Int32($0.count))
             }
             return
         }
         XSelectInput(display, requestor, PropertyChangeMask)
         let size = [Int(data.count)]
         size.withUnsafeBytes {
-            _ = XChangeProperty(display, requestor, property, atoms.incr, 32, PropModeReplace,
-                                $0.baseAddress?.assumingMemoryBound(to: UInt8.self), 1)
+            _ = XChangeProperty(
+                display, requestor, property, atoms.incr, 32, PropModeReplace,
+                $0.baseAddress?.assumingMemoryBound(to: UInt8.self), 1)
         }
         clipboard.transfers.removeAll { $0.requestor == requestor && $0.property == property }
         clipboard.transfers.append(.init(requestor: requestor, property: property, type: type, data: data, offset: 0))
@@ -231,13 +246,16 @@ extension X11Desktop {
     /// INCR: the requestor deleted the property, so it wants the next chunk.
     func propertyChanged(_ event: XPropertyEvent) {
         guard event.state == PropertyDelete,
-              let index = clipboard.transfers.firstIndex(where: { $0.requestor == event.window && $0.property == event.atom })
+            let index = clipboard.transfers.firstIndex(where: {
+                $0.requestor == event.window && $0.property == event.atom
+            })
         else { return }
         var transfer = clipboard.transfers[index]
         let end = min(transfer.data.count, transfer.offset + chunkSize)
         transfer.data.withUnsafeBufferPointer {
-            _ = XChangeProperty(display, transfer.requestor, transfer.property, transfer.type, 8, PropModeReplace,
-                                $0.baseAddress! + transfer.offset, Int32(end - transfer.offset))
+            _ = XChangeProperty(
+                display, transfer.requestor, transfer.property, transfer.type, 8, PropModeReplace,
+                $0.baseAddress! + transfer.offset, Int32(end - transfer.offset))
         }
         if transfer.offset == end {
             // The empty chunk just written ends the transfer.
@@ -259,6 +277,8 @@ extension X11Desktop {
     }
 
     private static func latin1(_ utf8: [UInt8]) -> [UInt8] {
-        String(decoding: utf8, as: UTF8.self).unicodeScalars.map { $0.value <= 0xFF ? UInt8($0.value) : UInt8(ascii: "?") }
+        String(decoding: utf8, as: UTF8.self).unicodeScalars.map {
+            $0.value <= 0xFF ? UInt8($0.value) : UInt8(ascii: "?")
+        }
     }
 }

@@ -17,9 +17,11 @@ public enum KeyNames {
         add("Alt_L", "alt", "option", "opt", "lalt", "leftalt", "altl", "loption", "leftoption")
         add("Alt_R", "ralt", "rightalt", "altr", "roption", "rightoption")
         add("ISO_Level3_Shift", "altgr", "altgraph")
-        add("Super_L", "super", "cmd", "command", "meta", "win", "windows", "lsuper", "leftsuper", "lcmd", "leftcmd",
+        add(
+            "Super_L", "super", "cmd", "command", "meta", "win", "windows", "lsuper", "leftsuper", "lcmd", "leftcmd",
             "lcommand", "leftcommand", "lmeta", "leftmeta", "lwin", "leftwin", "lwindows", "leftwindows", "superl")
-        add("Super_R", "rsuper", "rightsuper", "rcmd", "rightcmd", "rcommand", "rightcommand", "rmeta", "rightmeta",
+        add(
+            "Super_R", "rsuper", "rightsuper", "rcmd", "rightcmd", "rcommand", "rightcommand", "rmeta", "rightmeta",
             "rwin", "rightwin", "rwindows", "rightwindows", "superr")
         add("Return", "enter", "return", "ret")
         add("KP_Enter", "kpenter", "numpadenter")

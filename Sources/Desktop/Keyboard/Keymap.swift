@@ -44,7 +44,8 @@ struct Keymap {
             XFreeModifiermap(modmap)
         }
 
-        let minKeycode = Int(xkb.pointee.min_key_code), maxKeycode = Int(xkb.pointee.max_key_code)
+        let minKeycode = Int(xkb.pointee.min_key_code)
+        let maxKeycode = Int(xkb.pointee.max_key_code)
         // First pass: find the keys for Shift and Level3 so levels can be reached.
         var shiftKey: KeyCode?
         var level3Key: KeyCode?
@@ -76,7 +77,8 @@ struct Keymap {
             let width = cx11_xkb_key_group_width(xkb, kc, group)
             for level in 0..<width {
                 let sym = cx11_xkb_key_sym_entry(xkb, kc, level, group)
-                guard sym != 0, let mods = modifiers(forLevel: Int(level), type: type.pointee, reachable: reachable) else { continue }
+                guard sym != 0, let mods = modifiers(forLevel: Int(level), type: type.pointee, reachable: reachable)
+                else { continue }
                 let stroke = KeyStroke(keycode: kc, modifiers: mods)
                 if let existing = keymap.strokes[sym], !better(stroke, than: existing, keymap: keymap) { continue }
                 keymap.strokes[sym] = stroke
@@ -87,7 +89,8 @@ struct Keymap {
 
     private static func allNoSymbol(_ xkb: XkbDescPtr, _ kc: KeyCode, groups: Int32) -> Bool {
         for group in 0..<groups {
-            for level in 0..<cx11_xkb_key_group_width(xkb, kc, group) where cx11_xkb_key_sym_entry(xkb, kc, level, group) != 0 {
+            for level in 0..<cx11_xkb_key_group_width(xkb, kc, group)
+            where cx11_xkb_key_sym_entry(xkb, kc, level, group) != 0 {
                 return false
             }
         }
@@ -123,7 +126,8 @@ struct Keymap {
 
     /// Prefers fewer modifiers, then the lower keycode (main block over keypad).
     private static func better(_ a: KeyStroke, than b: KeyStroke, keymap: Keymap) -> Bool {
-        let am = a.modifiers.nonzeroBitCount, bm = b.modifiers.nonzeroBitCount
+        let am = a.modifiers.nonzeroBitCount
+        let bm = b.modifiers.nonzeroBitCount
         if am != bm { return am < bm }
         return a.keycode < b.keycode
     }

@@ -1,7 +1,7 @@
 import CX11
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Borrowed keycodes for characters the keymap lacks. Each slot is an empty keycode that
@@ -63,7 +63,9 @@ struct ScratchKeycodes {
 
     /// Maps `keysym` and the next distinct keysyms of `upcoming` onto keycodes not used yet
     /// in this action, without touching any slot already mapped. Nil when none is free.
-    mutating func mapFree(_ keysym: KeySym, upcoming: some Sequence<KeySym>, display: OpaquePointer) -> (keycode: KeyCode, level: Int)? {
+    mutating func mapFree(_ keysym: KeySym, upcoming: some Sequence<KeySym>, display: OpaquePointer) -> (
+        keycode: KeyCode, level: Int
+    )? {
         guard !free.isEmpty else { return nil }
         var wanted: [KeySym] = [keysym]
         for next in upcoming where !wanted.contains(next) && place(of: next) == nil {
@@ -158,8 +160,9 @@ struct ScratchKeycodes {
         }
         let values = keycodes.map { Int($0) }
         values.withUnsafeBytes {
-            _ = XChangeProperty(display, root, atom, Atom(XA_INTEGER), 32, PropModeReplace,
-                                $0.baseAddress?.assumingMemoryBound(to: UInt8.self), Int32(values.count))
+            _ = XChangeProperty(
+                display, root, atom, Atom(XA_INTEGER), 32, PropModeReplace,
+                $0.baseAddress?.assumingMemoryBound(to: UInt8.self), Int32(values.count))
         }
     }
 
@@ -170,7 +173,8 @@ struct ScratchKeycodes {
         guard atom != 0 else { return [] }
         var type: Atom = 0
         var format: Int32 = 0
-        var count: UInt = 0, remaining: UInt = 0
+        var count: UInt = 0
+        var remaining: UInt = 0
         var data: UnsafeMutablePointer<UInt8>?
         XGetWindowProperty(display, root, atom, 0, 256, 0, Atom(XA_INTEGER), &type, &format, &count, &remaining, &data)
         defer { if let data { XFree(data) } }

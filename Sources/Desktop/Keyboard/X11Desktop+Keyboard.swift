@@ -79,7 +79,8 @@ extension X11Desktop {
     func setLevelModifiers(_ wanted: UInt32, current: inout UInt32, keymap: Keymap) {
         guard wanted != current else { return }
         for (mask, keycode) in keymap.modifierKeys.sorted(by: { $0.key < $1.key }) {
-            let want = wanted & mask == mask, have = current & mask == mask
+            let want = wanted & mask == mask
+            let have = current & mask == mask
             if want != have { fakeKey(keycode, down: want) }
         }
         current = wanted
@@ -145,7 +146,9 @@ extension X11Desktop {
             case .down:
                 for keysym in resolved.joined() {
                     guard let stroke = keymap.strokes[keysym] else {
-                        throw DesktopError.invalidArgument("key '\(String(cString: XKeysymToString(keysym)))' is not on the keyboard map, so it cannot be held down")
+                        throw DesktopError.invalidArgument(
+                            "key '\(String(cString: XKeysymToString(keysym)))' is not on the keyboard map, so it cannot be held down"
+                        )
                     }
                     fakeKey(stroke.keycode, down: true)
                 }

@@ -2,8 +2,12 @@ import CX11
 
 extension X11Desktop {
     public func pointerPosition() throws -> Point {
-        var rootReturn: Window = 0, child: Window = 0
-        var x: Int32 = 0, y: Int32 = 0, winX: Int32 = 0, winY: Int32 = 0
+        var rootReturn: Window = 0
+        var child: Window = 0
+        var x: Int32 = 0
+        var y: Int32 = 0
+        var winX: Int32 = 0
+        var winY: Int32 = 0
         var mask: UInt32 = 0
         guard XQueryPointer(display, root, &rootReturn, &child, &x, &y, &winX, &winY, &mask) != 0 else {
             throw DesktopError.invalidArgument("the pointer is on another screen")
@@ -72,7 +76,8 @@ extension X11Desktop {
                 }
             } else {
                 // An intermediate motion so applications see a drag, not a click at a new place.
-                let midX = (start.x + end.x) / 2, midY = (start.y + end.y) / 2
+                let midX = (start.x + end.x) / 2
+                let midY = (start.y + end.y) / 2
                 XTestFakeMotionEvent(display, screen, Int32(midX), Int32(midY), 0)
             }
             XTestFakeMotionEvent(display, screen, Int32(end.x), Int32(end.y), 0)

@@ -41,7 +41,9 @@ enum ImageScaler {
         }
     }
 
-    static func resize(_ source: [UInt8], width: Int, height: Int, toWidth outWidth: Int, toHeight outHeight: Int) -> [UInt8] {
+    static func resize(_ source: [UInt8], width: Int, height: Int, toWidth outWidth: Int, toHeight outHeight: Int)
+        -> [UInt8]
+    {
         if width == outWidth && height == outHeight { return source }
         let horizontal = Taps(from: width, to: outWidth)
         let vertical = Taps(from: height, to: outHeight)
@@ -52,7 +54,9 @@ enum ImageScaler {
                     let row = y * width * 3
                     let outRow = y * outWidth * 3
                     for x in 0..<outWidth {
-                        var r: Float = 0, g: Float = 0, b: Float = 0
+                        var r: Float = 0
+                        var g: Float = 0
+                        var b: Float = 0
                         let start = horizontal.starts[x]
                         let base = x * horizontal.stride
                         for k in 0..<horizontal.counts[x] {
@@ -94,16 +98,20 @@ enum ImageScaler {
     }
 
     /// Copies `source` (w × h) into a black canvas at (dx, dy), clipping whatever falls outside.
-    static func place(_ source: [UInt8], width: Int, height: Int, onCanvasWidth canvasWidth: Int,
-                      canvasHeight: Int, atX dx: Int, y dy: Int) -> [UInt8] {
+    static func place(
+        _ source: [UInt8], width: Int, height: Int, onCanvasWidth canvasWidth: Int,
+        canvasHeight: Int, atX dx: Int, y dy: Int
+    ) -> [UInt8] {
         var canvas = [UInt8](repeating: 0, count: canvasWidth * canvasHeight * 3)
-        let x0 = max(0, dx), x1 = min(canvasWidth, dx + width)
+        let x0 = max(0, dx)
+        let x1 = min(canvasWidth, dx + width)
         guard x1 > x0 else { return canvas }
         for y in max(0, dy)..<min(canvasHeight, dy + height) {
             let sourceRow = (y - dy) * width * 3 + (x0 - dx) * 3
             let canvasRow = y * canvasWidth * 3 + x0 * 3
-            canvas.replaceSubrange(canvasRow..<canvasRow + (x1 - x0) * 3,
-                                   with: source[sourceRow..<sourceRow + (x1 - x0) * 3])
+            canvas.replaceSubrange(
+                canvasRow..<canvasRow + (x1 - x0) * 3,
+                with: source[sourceRow..<sourceRow + (x1 - x0) * 3])
         }
         return canvas
     }

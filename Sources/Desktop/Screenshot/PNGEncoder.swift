@@ -1,6 +1,7 @@
 import CPNG
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// libpng settings. The default (`fast`) is RGB with the fixed UP filter and zlib level 1.
@@ -58,8 +59,10 @@ public struct PNGSettings: Sendable, Hashable {
 /// RGB to PNG: libpng on one core, or `ParallelPNGEncoder` when `PNGSettings.threads` > 1.
 public enum PNGEncoder {
     /// Encodes packed RGB on `settings.threads` cores when the filter allows it.
-    public static func encode(_ rgb: [UInt8], width: Int, height: Int,
-                              settings: PNGSettings = .fast) throws -> [UInt8] {
+    public static func encode(
+        _ rgb: [UInt8], width: Int, height: Int,
+        settings: PNGSettings = .fast
+    ) throws -> [UInt8] {
         let bands = min(settings.threads, height / 16)
         if bands > 1, ParallelPNGEncoder.supports(settings.filter) {
             return try ParallelPNGEncoder.encodeRGB(rgb, width: width, height: height, settings: settings, bands: bands)
@@ -68,28 +71,34 @@ public enum PNGEncoder {
     }
 
     /// Encodes packed RGB (3 bytes per pixel, rows of `width * 3` bytes) with libpng.
-    public static func encodeRGB(_ rgb: UnsafeBufferPointer<UInt8>, width: Int, height: Int,
-                                 settings: PNGSettings = .fast) throws -> [UInt8] {
+    public static func encodeRGB(
+        _ rgb: UnsafeBufferPointer<UInt8>, width: Int, height: Int,
+        settings: PNGSettings = .fast
+    ) throws -> [UInt8] {
         guard width > 0, height > 0 else { throw DesktopError.encodingFailed("empty image \(width)x\(height)") }
         guard rgb.count >= width * height * 3 else {
             throw DesktopError.encodingFailed("\(rgb.count) bytes of RGB cannot hold a \(width)x\(height) image")
         }
         return try write(width: width, height: height) { out, message, size in
-            cpng_write_rgb(rgb.baseAddress, Int32(width), Int32(height), width * 3,
-                           Int32(max(0, min(9, settings.level))), settings.filter.libpngValue,
-                           settings.strategy.zlibValue, nil, 0, out, message, size)
+            cpng_write_rgb(
+                rgb.baseAddress, Int32(width), Int32(height), width * 3,
+                Int32(max(0, min(9, settings.level))), settings.filter.libpngValue,
+                settings.strategy.zlibValue, nil, 0, out, message, size)
         }
     }
 
     /// Runs one `cpng_write_rgb` call and turns its buffer or error message into Swift values.
-    static func write(width: Int, height: Int,
-                      _ call: (UnsafeMutablePointer<cpng_buffer>, UnsafeMutablePointer<CChar>, Int) -> Int32) throws -> [UInt8] {
+    static func write(
+        width: Int, height: Int,
+        _ call: (UnsafeMutablePointer<cpng_buffer>, UnsafeMutablePointer<CChar>, Int) -> Int32
+    ) throws -> [UInt8] {
         var out = cpng_buffer()
         defer { cpng_buffer_free(&out) }
         var message = [CChar](repeating: 0, count: 256)
         let status = message.withUnsafeMutableBufferPointer { call(&out, $0.baseAddress!, $0.count) }
         guard status == 0, let data = out.data else {
-            throw DesktopError.encodingFailed(String(decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
+            throw DesktopError.encodingFailed(
+                String(decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
         }
         return Array(UnsafeBufferPointer(start: data, count: out.length))
     }
@@ -110,12 +119,14 @@ public struct RGBImage: Sendable, Equatable {
     /// Decodes any PNG (palette, grey, alpha are converted to RGB).
     public init(png: [UInt8]) throws {
         var data: UnsafeMutablePointer<UInt8>?
-        var width: Int32 = 0, height: Int32 = 0
+        var width: Int32 = 0
+        var height: Int32 = 0
         let status = png.withUnsafeBufferPointer { cpng_decode_rgb($0.baseAddress, $0.count, &data, &width, &height) }
         guard status == 0, let data else { throw DesktopError.encodingFailed("not a readable PNG") }
         defer { free(data) }
-        self.init(width: Int(width), height: Int(height),
-                  pixels: Array(UnsafeBufferPointer(start: data, count: Int(width) * Int(height) * 3)))
+        self.init(
+            width: Int(width), height: Int(height),
+            pixels: Array(UnsafeBufferPointer(start: data, count: Int(width) * Int(height) * 3)))
     }
 
     public func pixel(x: Int, y: Int) -> (r: UInt8, g: UInt8, b: UInt8) {

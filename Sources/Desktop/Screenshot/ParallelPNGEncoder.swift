@@ -4,7 +4,7 @@ import Dispatch
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Encodes a PNG on several cores. zlib has no multi-threaded mode, so the image is cut into
@@ -19,8 +19,10 @@ enum ParallelPNGEncoder {
         filter == .none || filter == .sub || filter == .up
     }
 
-    static func encodeRGB(_ rgb: [UInt8], width: Int, height: Int,
-                          settings: PNGSettings, bands count: Int) throws -> [UInt8] {
+    static func encodeRGB(
+        _ rgb: [UInt8], width: Int, height: Int,
+        settings: PNGSettings, bands count: Int
+    ) throws -> [UInt8] {
         guard rgb.count >= width * height * 3 else {
             throw DesktopError.encodingFailed("\(rgb.count) bytes of RGB cannot hold a \(width)x\(height) image")
         }
@@ -40,21 +42,26 @@ enum ParallelPNGEncoder {
             rgb.withUnsafeBufferPointer { source in
                 filtered.withUnsafeMutableBufferPointer { out in
                     for (i, y) in rows.enumerated() {
-                        Self.filterRow(y, type: filterType, source: source, rowBytes: rowBytes,
-                                       into: out.baseAddress! + i * stride)
+                        Self.filterRow(
+                            y, type: filterType, source: source, rowBytes: rowBytes,
+                            into: out.baseAddress! + i * stride)
                     }
                 }
             }
             let result = filtered.withUnsafeBufferPointer { bytes in
-                (stream: Self.deflateBand(bytes, level: level, strategy: strategy, last: band == count - 1),
-                 sum: adler32(1, bytes.baseAddress, UInt32(bytes.count)))
+                (
+                    stream: Self.deflateBand(bytes, level: level, strategy: strategy, last: band == count - 1),
+                    sum: adler32(1, bytes.baseAddress, UInt32(bytes.count))
+                )
             }
             results.withLock { $0[band] = result }
         }
         let finished = results.withLock { $0 }
         let streams = finished.map { $0?.stream ?? [] }
         let sums = finished.map { $0?.sum ?? 0 }
-        guard !streams.contains(where: \.isEmpty) else { throw DesktopError.encodingFailed("zlib failed to compress a band") }
+        guard !streams.contains(where: \.isEmpty) else {
+            throw DesktopError.encodingFailed("zlib failed to compress a band")
+        }
         var adler = sums[0]
         for band in 1..<count {
             adler = adler32_combine(adler, sums[band], off_t(bands[band].count * stride))
@@ -62,17 +69,22 @@ enum ParallelPNGEncoder {
         var zlibStream: [UInt8] = [0x78, 0x01]  // deflate, 32 KiB window, no dictionary
         zlibStream.reserveCapacity(streams.reduce(6) { $0 + $1.count })
         for stream in streams { zlibStream.append(contentsOf: stream) }
-        zlibStream.append(contentsOf: [UInt8(adler >> 24 & 0xFF), UInt8(adler >> 16 & 0xFF), UInt8(adler >> 8 & 0xFF), UInt8(adler & 0xFF)])
+        zlibStream.append(contentsOf: [
+            UInt8(adler >> 24 & 0xFF), UInt8(adler >> 16 & 0xFF), UInt8(adler >> 8 & 0xFF), UInt8(adler & 0xFF),
+        ])
         return try zlibStream.withUnsafeBufferPointer { stream in
             try PNGEncoder.write(width: width, height: height) { out, message, size in
-                cpng_write_rgb(nil, Int32(width), Int32(height), 0, 0, 0, 0, stream.baseAddress, stream.count, out, message, size)
+                cpng_write_rgb(
+                    nil, Int32(width), Int32(height), 0, 0, 0, 0, stream.baseAddress, stream.count, out, message, size)
             }
         }
     }
 
     /// Writes the PNG filter byte and the filtered row `y` (PNG spec, section 9).
-    private static func filterRow(_ y: Int, type: UInt8, source: UnsafeBufferPointer<UInt8>, rowBytes: Int,
-                                  into out: UnsafeMutablePointer<UInt8>) {
+    private static func filterRow(
+        _ y: Int, type: UInt8, source: UnsafeBufferPointer<UInt8>, rowBytes: Int,
+        into out: UnsafeMutablePointer<UInt8>
+    ) {
         out[0] = type
         let row = source.baseAddress! + y * rowBytes
         let dest = out + 1
@@ -91,7 +103,9 @@ enum ParallelPNGEncoder {
     }
 
     /// Deflates one band as raw deflate data; empty on a zlib error.
-    private static func deflateBand(_ input: UnsafeBufferPointer<UInt8>, level: Int32, strategy: Int32, last: Bool) -> [UInt8] {
+    private static func deflateBand(_ input: UnsafeBufferPointer<UInt8>, level: Int32, strategy: Int32, last: Bool)
+        -> [UInt8]
+    {
         var stream = z_stream()
         guard czlib_deflate_init_raw(&stream, level, strategy) == Z_OK else { return [] }
         defer { deflateEnd(&stream) }

@@ -1,7 +1,7 @@
 import CX11
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Captures a screen region into an XImage. With MIT-SHM the image lives in one shared
@@ -21,8 +21,11 @@ struct ScreenCapture {
         let depth = UInt32(cx11_default_depth(display))
         let info = UnsafeMutablePointer<XShmSegmentInfo>.allocate(capacity: 1)
         info.initialize(to: XShmSegmentInfo())
-        guard let image = XShmCreateImage(display, visual, depth, ZPixmap, nil, info,
-                                          UInt32(region.width), UInt32(region.height)) else {
+        guard
+            let image = XShmCreateImage(
+                display, visual, depth, ZPixmap, nil, info,
+                UInt32(region.width), UInt32(region.height))
+        else {
             info.deallocate()
             return nil
         }
@@ -66,14 +69,17 @@ struct ScreenCapture {
     }
 
     /// Grabs the region into the shared segment and calls `body` with the image.
-    mutating func capture<T>(display: OpaquePointer, root: Window,
-                             _ body: (UnsafeMutablePointer<XImage>) throws -> T) throws -> T {
+    mutating func capture<T>(
+        display: OpaquePointer, root: Window,
+        _ body: (UnsafeMutablePointer<XImage>) throws -> T
+    ) throws -> T {
         guard let image else { throw DesktopError.displayClosed }
         _ = X11Errors.take(display)
         let ok = XShmGetImage(display, root, image, Int32(region.x), Int32(region.y), cx11_all_planes())
         let error = X11Errors.take(display)
         guard ok != 0, error == nil else {
-            throw DesktopError.x11(code: error?.code ?? 0, request: error?.request ?? 0, during: "capturing the screen with MIT-SHM")
+            throw DesktopError.x11(
+                code: error?.code ?? 0, request: error?.request ?? 0, during: "capturing the screen with MIT-SHM")
         }
         return try body(image)
     }
@@ -90,13 +96,19 @@ struct ScreenCapture {
     }
 
     /// One XGetImage capture, for displays without MIT-SHM.
-    static func captureWithoutSharedMemory<T>(display: OpaquePointer, root: Window, region: Rect,
-                                              _ body: (UnsafeMutablePointer<XImage>) throws -> T) throws -> T {
+    static func captureWithoutSharedMemory<T>(
+        display: OpaquePointer, root: Window, region: Rect,
+        _ body: (UnsafeMutablePointer<XImage>) throws -> T
+    ) throws -> T {
         _ = X11Errors.take(display)
-        guard let image = XGetImage(display, root, Int32(region.x), Int32(region.y),
-                                    UInt32(region.width), UInt32(region.height), cx11_all_planes(), ZPixmap) else {
+        guard
+            let image = XGetImage(
+                display, root, Int32(region.x), Int32(region.y),
+                UInt32(region.width), UInt32(region.height), cx11_all_planes(), ZPixmap)
+        else {
             let error = X11Errors.take(display)
-            throw DesktopError.x11(code: error?.code ?? 0, request: error?.request ?? 0, during: "capturing the screen with XGetImage")
+            throw DesktopError.x11(
+                code: error?.code ?? 0, request: error?.request ?? 0, during: "capturing the screen with XGetImage")
         }
         defer { cx11_destroy_image(image) }
         return try body(image)
@@ -128,7 +140,8 @@ enum PixelConverter {
         let height = Int(image.pointee.height)
         let count = width * height * 3
         guard image.pointee.data != nil else {
-            throw DesktopError.x11(code: 0, request: 0, during: "capturing the screen (the X server returned no pixels)")
+            throw DesktopError.x11(
+                code: 0, request: 0, during: "capturing the screen (the X server returned no pixels)")
         }
         if rgb.count != count { rgb = freshPixelBuffer(count: count) }
         let bpp = Int(image.pointee.bits_per_pixel)
@@ -155,7 +168,9 @@ enum PixelConverter {
                 }
                 return
             }
-            let red = Channel(mask: redMask), green = Channel(mask: greenMask), blue = Channel(mask: blueMask)
+            let red = Channel(mask: redMask)
+            let green = Channel(mask: greenMask)
+            let blue = Channel(mask: blueMask)
             var o = 0
             for y in 0..<height {
                 for x in 0..<width {

@@ -9,18 +9,23 @@ extension X11Desktop {
         let target = try ScaledGeometry(source: Size(width: region.width, height: region.height), options: options)
         var pixels = rgbBuffer
         if target.scaledWidth != region.width || target.scaledHeight != region.height {
-            pixels = ImageScaler.resize(pixels, width: region.width, height: region.height,
-                                        toWidth: target.scaledWidth, toHeight: target.scaledHeight)
+            pixels = ImageScaler.resize(
+                pixels, width: region.width, height: region.height,
+                toWidth: target.scaledWidth, toHeight: target.scaledHeight)
         }
-        if target.offsetX != 0 || target.offsetY != 0 || target.scaledWidth != target.width || target.scaledHeight != target.height {
-            pixels = ImageScaler.place(pixels, width: target.scaledWidth, height: target.scaledHeight,
-                                       onCanvasWidth: target.width, canvasHeight: target.height,
-                                       atX: target.offsetX, y: target.offsetY)
+        if target.offsetX != 0 || target.offsetY != 0 || target.scaledWidth != target.width
+            || target.scaledHeight != target.height
+        {
+            pixels = ImageScaler.place(
+                pixels, width: target.scaledWidth, height: target.scaledHeight,
+                onCanvasWidth: target.width, canvasHeight: target.height,
+                atX: target.offsetX, y: target.offsetY)
         }
         let png = try PNGEncoder.encode(pixels, width: target.width, height: target.height, settings: pngSettings)
-        return Screenshot(png: png, width: target.width, height: target.height, source: region,
-                          scaleX: target.scaleX, scaleY: target.scaleY,
-                          offsetX: Double(target.offsetX), offsetY: Double(target.offsetY))
+        return Screenshot(
+            png: png, width: target.width, height: target.height, source: region,
+            scaleX: target.scaleX, scaleY: target.scaleY,
+            offsetX: Double(target.offsetX), offsetY: Double(target.offsetY))
     }
 
     /// Captures `region` into `rgbBuffer` (reused across calls), through SHM when possible.
@@ -60,8 +65,9 @@ extension X11Desktop {
         defer { XRRFreeMonitors(list) }
         return (0..<Int(count)).map { i in
             let m = list[i]
-            return Monitor(index: i, primary: m.primary != 0,
-                           frame: Rect(x: Int(m.x), y: Int(m.y), width: Int(m.width), height: Int(m.height)))
+            return Monitor(
+                index: i, primary: m.primary != 0,
+                frame: Rect(x: Int(m.x), y: Int(m.y), width: Int(m.width), height: Int(m.height)))
         }
     }
 
@@ -70,7 +76,8 @@ extension X11Desktop {
         guard let monitor else { return Rect(x: 0, y: 0, width: size.width, height: size.height) }
         let all = monitors()
         guard all.indices.contains(monitor) else {
-            throw DesktopError.invalidArgument("monitor \(monitor) does not exist; this display has \(all.count) monitor(s) (0..<\(all.count))")
+            throw DesktopError.invalidArgument(
+                "monitor \(monitor) does not exist; this display has \(all.count) monitor(s) (0..<\(all.count))")
         }
         return all[monitor].frame
     }
@@ -96,7 +103,8 @@ struct ScaledGeometry {
     var scaleY: Double
 
     init(source: Size, options: ScreenshotOptions) throws {
-        let sw = Double(source.width), sh = Double(source.height)
+        let sw = Double(source.width)
+        let sh = Double(source.height)
         for (name, value) in [("width", options.width), ("height", options.height)] {
             if let value, value < 1 || value > 16384 {
                 throw DesktopError.invalidArgument("screenshot \(name) must be between 1 and 16384, got \(value)")
@@ -125,7 +133,8 @@ struct ScaledGeometry {
             scaleY = Double(height) / sh
         case .aspectFit, .aspectFill:
             let fit = options.mode == .aspectFit
-            let scale = fit ? min(Double(width) / sw, Double(height) / sh) : max(Double(width) / sw, Double(height) / sh)
+            let scale =
+                fit ? min(Double(width) / sw, Double(height) / sh) : max(Double(width) / sw, Double(height) / sh)
             scaledWidth = max(1, Int((sw * scale).rounded()))
             scaledHeight = max(1, Int((sh * scale).rounded()))
             if fit {

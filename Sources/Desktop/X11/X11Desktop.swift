@@ -1,6 +1,7 @@
 import CX11
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The X11 implementation of `Desktop`: XTest for input, MIT-SHM (or XGetImage) and libpng
@@ -49,8 +50,10 @@ public actor X11Desktop: Desktop {
         /// commands, so `key shift --down` can outlast one command.
         public var releaseHeldInputAtStart: Bool
 
-        public init(displayName: String? = nil, png: PNGSettings = .fast, useSharedMemory: Bool = true,
-                    scratchGrace: Duration = .milliseconds(150), releaseHeldInputAtStart: Bool = false) {
+        public init(
+            displayName: String? = nil, png: PNGSettings = .fast, useSharedMemory: Bool = true,
+            scratchGrace: Duration = .milliseconds(150), releaseHeldInputAtStart: Bool = false
+        ) {
             self.displayName = displayName
             self.png = png
             self.useSharedMemory = useSharedMemory
@@ -78,7 +81,10 @@ public actor X11Desktop: Desktop {
             thread.stop()
             throw DesktopError.cannotOpenDisplay(name)
         }
-        var eventBase: Int32 = 0, errorBase: Int32 = 0, major: Int32 = 0, minor: Int32 = 0
+        var eventBase: Int32 = 0
+        var errorBase: Int32 = 0
+        var major: Int32 = 0
+        var minor: Int32 = 0
         guard XTestQueryExtension(display, &eventBase, &errorBase, &major, &minor) != 0 else {
             XCloseDisplay(display)
             thread.stop()
@@ -139,8 +145,12 @@ public actor X11Desktop: Desktop {
     /// does not follow a RandR resolution change, and a long-lived daemon must.
     public func dimensions() throws -> Size {
         var rootReturn: Window = 0
-        var x: Int32 = 0, y: Int32 = 0
-        var width: UInt32 = 0, height: UInt32 = 0, border: UInt32 = 0, depth: UInt32 = 0
+        var x: Int32 = 0
+        var y: Int32 = 0
+        var width: UInt32 = 0
+        var height: UInt32 = 0
+        var border: UInt32 = 0
+        var depth: UInt32 = 0
         guard XGetGeometry(display, root, &rootReturn, &x, &y, &width, &height, &border, &depth) != 0 else {
             return Size(width: Int(cx11_display_width(display)), height: Int(cx11_display_height(display)))
         }
@@ -197,11 +207,17 @@ public actor X11Desktop: Desktop {
         for keycode in 8..<256 where UInt8(bitPattern: keymap[keycode / 8]) & (1 << UInt8(keycode % 8)) != 0 {
             keys.append(keycode)
         }
-        var rootReturn: Window = 0, child: Window = 0
-        var rootX: Int32 = 0, rootY: Int32 = 0, winX: Int32 = 0, winY: Int32 = 0
+        var rootReturn: Window = 0
+        var child: Window = 0
+        var rootX: Int32 = 0
+        var rootY: Int32 = 0
+        var winX: Int32 = 0
+        var winY: Int32 = 0
         var mask: UInt32 = 0
         XQueryPointer(display, root, &rootReturn, &child, &rootX, &rootY, &winX, &winY, &mask)
-        let buttonMasks: [(Int, Int32)] = [(1, Button1Mask), (2, Button2Mask), (3, Button3Mask), (4, Button4Mask), (5, Button5Mask)]
+        let buttonMasks: [(Int, Int32)] = [
+            (1, Button1Mask), (2, Button2Mask), (3, Button3Mask), (4, Button4Mask), (5, Button5Mask),
+        ]
         let buttons = buttonMasks.filter { mask & UInt32($0.1) != 0 }.map(\.0)
         return (keys, buttons)
     }

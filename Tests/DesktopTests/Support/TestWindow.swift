@@ -27,14 +27,18 @@ final class TestWindow {
         var attributes = XSetWindowAttributes()
         attributes.override_redirect = 1
         attributes.background_pixel = background
-        attributes.event_mask = ButtonPressMask | ButtonReleaseMask | PointerMotionMask | KeyPressMask
+        attributes.event_mask =
+            ButtonPressMask | ButtonReleaseMask | PointerMotionMask | KeyPressMask
             | KeyReleaseMask | StructureNotifyMask | ExposureMask
-        window = XCreateWindow(display, cx11_root_window(display), Int32(x), Int32(y), UInt32(width), UInt32(height), 0,
-                               cx11_default_depth(display), UInt32(InputOutput), cx11_default_visual(display),
-                               UInt(CWOverrideRedirect | CWBackPixel | CWEventMask), &attributes)
+        window = XCreateWindow(
+            display, cx11_root_window(display), Int32(x), Int32(y), UInt32(width), UInt32(height), 0,
+            cx11_default_depth(display), UInt32(InputOutput), cx11_default_visual(display),
+            UInt(CWOverrideRedirect | CWBackPixel | CWEventMask), &attributes)
         XMapRaised(display, window)
         XSync(display, 0)
-        guard wait(timeout: 5, for: { $0.type == MapNotify }) != nil else { throw TestFailure("test window never mapped") }
+        guard wait(timeout: 5, for: { $0.type == MapNotify }) != nil else {
+            throw TestFailure("test window never mapped")
+        }
     }
 
     deinit {
@@ -94,8 +98,10 @@ final class TestWindow {
         switch event.type {
         case ButtonPress, ButtonRelease:
             let b = event.xbutton
-            events.append(Event(kind: event.type == ButtonPress ? .buttonPress : .buttonRelease,
-                                detail: b.button, x: Int(b.x_root), y: Int(b.y_root)))
+            events.append(
+                Event(
+                    kind: event.type == ButtonPress ? .buttonPress : .buttonRelease,
+                    detail: b.button, x: Int(b.x_root), y: Int(b.y_root)))
         case MotionNotify:
             let m = event.xmotion
             events.append(Event(kind: .motion, detail: 0, x: Int(m.x_root), y: Int(m.y_root)))
@@ -103,8 +109,10 @@ final class TestWindow {
             var keysym: KeySym = 0
             var buffer = [CChar](repeating: 0, count: 16)
             XLookupString(&event.xkey, &buffer, Int32(buffer.count), &keysym, nil)
-            events.append(Event(kind: event.type == KeyPress ? .keyPress : .keyRelease, detail: event.xkey.keycode,
-                                x: Int(event.xkey.x_root), y: Int(event.xkey.y_root), keysym: keysym))
+            events.append(
+                Event(
+                    kind: event.type == KeyPress ? .keyPress : .keyRelease, detail: event.xkey.keycode,
+                    x: Int(event.xkey.x_root), y: Int(event.xkey.y_root), keysym: keysym))
         default:
             break
         }

@@ -6,14 +6,19 @@ struct XtermCat {
     private let directory: URL
 
     init(on server: XvfbServer) async throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("cyberdesk-xterm-\(UUID().uuidString)")
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "cyberdesk-xterm-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         output = directory.appendingPathComponent("typed.txt")
         let ready = directory.appendingPathComponent("ready")
         // Non-canonical mode: no line editing, so every byte reaches cat as typed.
-        try server.launch("xterm", ["-u8", "-geometry", "120x40+0+0", "-e", "sh", "-c",
-                                    "stty -icanon; touch '\(ready.path)'; exec cat > '\(output.path)'"],
-                          environment: ["LC_ALL": "C.UTF-8"])
+        try server.launch(
+            "xterm",
+            [
+                "-u8", "-geometry", "120x40+0+0", "-e", "sh", "-c",
+                "stty -icanon; touch '\(ready.path)'; exec cat > '\(output.path)'",
+            ],
+            environment: ["LC_ALL": "C.UTF-8"])
         let started = await eventually { FileManager.default.fileExists(atPath: ready.path) }
         guard started else { throw TestFailure("xterm did not start") }
     }

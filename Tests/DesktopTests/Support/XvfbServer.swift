@@ -29,7 +29,8 @@ final class XvfbServer {
         }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: xvfb)
-        process.arguments = ["-displayfd", "1", "-screen", "0", "\(width)x\(height)x24", "-nolisten", "tcp", "-noreset"] + extra
+        process.arguments =
+            ["-displayfd", "1", "-screen", "0", "\(width)x\(height)x24", "-nolisten", "tcp", "-noreset"] + extra
         let output = Pipe()
         process.standardOutput = output
         process.standardError = FileHandle.nullDevice
@@ -74,7 +75,9 @@ final class XvfbServer {
     }
 
     /// Runs a command on this display to completion and returns its stdout.
-    func run(_ executable: String, _ arguments: [String], input: Data? = nil) async throws -> (status: Int32, stdout: Data, stderr: String) {
+    func run(_ executable: String, _ arguments: [String], input: Data? = nil) async throws -> (
+        status: Int32, stdout: Data, stderr: String
+    ) {
         try await runProcess(executable, arguments, environment: ["DISPLAY": display], input: input)
     }
 }
@@ -90,8 +93,10 @@ struct TestFailure: Error, CustomStringConvertible {
 /// child exited when a socket inherited by the child closes: a child that forks a daemon
 /// (`xclip -i`, `cyberdesk-agent clipboard set`) keeps that socket open, and the wait never
 /// ends. Output goes to files for the same reason.
-func runProcess(_ executable: String, _ arguments: [String], environment: [String: String] = [:],
-                input: Data? = nil) async throws -> (status: Int32, stdout: Data, stderr: String) {
+func runProcess(
+    _ executable: String, _ arguments: [String], environment: [String: String] = [:],
+    input: Data? = nil
+) async throws -> (status: Int32, stdout: Data, stderr: String) {
     guard let path = executable.hasPrefix("/") ? executable : XvfbServer.executable(executable) else {
         throw TestFailure("\(executable) is not installed: run scripts/install-deps")
     }
@@ -109,7 +114,7 @@ func runProcess(_ executable: String, _ arguments: [String], environment: [Strin
     posix_spawn_file_actions_addopen(&actions, 2, files[2], O_WRONLY | O_CREAT | O_TRUNC, 0o600)
     let argv = ([path] + arguments).map { strdup($0) } + [nil]
     let envp = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
-    defer { (argv + envp).forEach { free($0) } }
+    defer { for pointer in argv + envp { free(pointer) } }
     var pid: pid_t = 0
     let spawned = posix_spawn(&pid, path, &actions, nil, argv, envp)
     guard spawned == 0 else { throw TestFailure("cannot start \(path): errno \(spawned)") }
