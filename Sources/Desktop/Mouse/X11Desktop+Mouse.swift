@@ -2,6 +2,16 @@ import CX11
 
 extension X11Desktop {
     public func pointerPosition() throws -> Point {
+        let pointer = queryPointer()
+        guard pointer.onThisScreen else {
+            throw DesktopError.invalidArgument("the pointer is on another screen")
+        }
+        return pointer.position
+    }
+
+    /// One XQueryPointer: where the pointer is, which buttons are down (the state mask),
+    /// and whether it is on this screen at all.
+    func queryPointer() -> (position: Point, buttons: UInt32, onThisScreen: Bool) {
         var rootReturn: Window = 0
         var child: Window = 0
         var x: Int32 = 0
@@ -9,10 +19,8 @@ extension X11Desktop {
         var winX: Int32 = 0
         var winY: Int32 = 0
         var mask: UInt32 = 0
-        guard XQueryPointer(display, root, &rootReturn, &child, &x, &y, &winX, &winY, &mask) != 0 else {
-            throw DesktopError.invalidArgument("the pointer is on another screen")
-        }
-        return Point(x: Int(x), y: Int(y))
+        let sameScreen = XQueryPointer(display, root, &rootReturn, &child, &x, &y, &winX, &winY, &mask) != 0
+        return (Point(x: Int(x), y: Int(y)), mask, sameScreen)
     }
 
     public func move(to point: Point) throws {

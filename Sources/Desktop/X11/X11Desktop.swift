@@ -19,6 +19,11 @@ public actor X11Desktop: Desktop {
     /// Invisible window that owns selections and receives their replies.
     let window: Window
     let atoms: Atoms
+    /// First event code of RandR, whose screen-change events keep `screenSize` current.
+    let randrEventBase: Int32?
+    /// The root window's size, read once and refreshed on RandR screen changes, so checking
+    /// a point costs no round trip (Xlib's DisplayWidth never follows a resize).
+    var screenSize: Size
 
     var capture: ScreenCapture?
     var rgbBuffer: [UInt8] = []
@@ -100,6 +105,15 @@ public actor X11Desktop: Desktop {
             display, root, -10, -10, 1, 1, 0, 0, UInt32(InputOnly), nil,
             UInt(CWEventMask), &attributes)
         self.scratch = ScratchKeycodes(grace: configuration.scratchGrace)
+        var randrEvent: Int32 = 0
+        var randrError: Int32 = 0
+        if XRRQueryExtension(display, &randrEvent, &randrError) != 0 {
+            self.randrEventBase = randrEvent
+            XRRSelectInput(display, root, Int32(RRScreenChangeNotifyMask))
+        } else {
+            self.randrEventBase = nil
+        }
+        self.screenSize = Self.rootSize(display, root)
         // Our own fake events must not be held back by another client's grab.
         XTestGrabControl(display, 1)
         XSync(display, 0)
@@ -141,9 +155,14 @@ public actor X11Desktop: Desktop {
 
     // MARK: - Geometry
 
-    /// The root window's size, asked of the server each time: Xlib's cached DisplayWidth
-    /// does not follow a RandR resolution change, and a long-lived daemon must.
+    /// The screen size, following RandR resolution changes (pending events are read first).
     public func dimensions() throws -> Size {
+        dispatchPendingEvents()
+        return screenSize
+    }
+
+    /// Asks the server for the root window's size.
+    static func rootSize(_ display: OpaquePointer, _ root: Window) -> Size {
         var rootReturn: Window = 0
         var x: Int32 = 0
         var y: Int32 = 0
@@ -169,19 +188,20 @@ public actor X11Desktop: Desktop {
     /// Presses or releases a key through XTest, keeping the set of held keys current.
     func fakeKey(_ keycode: KeyCode, down: Bool) {
         XTestFakeKeyEvent(display, UInt32(keycode), down ? 1 : 0, 0)
-        if down {
-            heldKeys.append(keycode)
-        } else if let index = heldKeys.lastIndex(of: keycode) {
-            heldKeys.remove(at: index)
-        }
+        Self.track(keycode, down: down, in: &heldKeys)
     }
 
     func fakeButton(_ button: UInt32, down: Bool) {
         XTestFakeButtonEvent(display, button, down ? 1 : 0, 0)
+        Self.track(button, down: down, in: &heldButtons)
+    }
+
+    /// Adds a press to `held`, or removes the latest press of the same key or button.
+    private static func track<T: Equatable>(_ value: T, down: Bool, in held: inout [T]) {
         if down {
-            heldButtons.append(button)
-        } else if let index = heldButtons.lastIndex(of: button) {
-            heldButtons.remove(at: index)
+            held.append(value)
+        } else if let index = held.lastIndex(of: value) {
+            held.remove(at: index)
         }
     }
 
@@ -207,14 +227,7 @@ public actor X11Desktop: Desktop {
         for keycode in 8..<256 where UInt8(bitPattern: keymap[keycode / 8]) & (1 << UInt8(keycode % 8)) != 0 {
             keys.append(keycode)
         }
-        var rootReturn: Window = 0
-        var child: Window = 0
-        var rootX: Int32 = 0
-        var rootY: Int32 = 0
-        var winX: Int32 = 0
-        var winY: Int32 = 0
-        var mask: UInt32 = 0
-        XQueryPointer(display, root, &rootReturn, &child, &rootX, &rootY, &winX, &winY, &mask)
+        let mask = queryPointer().buttons
         let buttonMasks: [(Int, Int32)] = [
             (1, Button1Mask), (2, Button2Mask), (3, Button3Mask), (4, Button4Mask), (5, Button5Mask),
         ]
@@ -292,6 +305,10 @@ public actor X11Desktop: Desktop {
             selectionCleared(event.xselectionclear)
         case PropertyNotify:
             propertyChanged(event.xproperty)
+        case let type where randrEventBase.map { type == $0 + RRScreenChangeNotify } ?? false:
+            var event = event
+            XRRUpdateConfiguration(&event)
+            screenSize = Self.rootSize(display, root)
         default:
             break
         }
