@@ -6,10 +6,18 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "cyberdesk-agent", targets: ["cyberdesk-agent"]),
+        .executable(name: "cyberdesk-server", targets: ["cyberdesk-server"]),
         .library(name: "Desktop", targets: ["Desktop"]),
+        .library(name: "CyberdeskAPI", targets: ["CyberdeskAPI"]),
+        .library(name: "ControlPlane", targets: ["ControlPlane"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/vapor/sqlite-nio", from: "1.13.2"),
     ],
     targets: [
         // One C module per system library; macros and setjmp-based error handling live in shim.h.
@@ -27,6 +35,31 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // Codable types shared by server, agent and tests: the public v1 resources, the
+        // trajectory step vocabulary and templates, JSON Schema validation of inputs.
+        .target(name: "CyberdeskAPI"),
+        // The control plane: HTTP app, auth, store (SQLite; PostgreSQL in a later step),
+        // scheduler, vault and attachment blobs.
+        .target(
+            name: "ControlPlane",
+            dependencies: [
+                "CyberdeskAPI",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "SQLiteNIO", package: "sqlite-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .executableTarget(
+            name: "cyberdesk-server",
+            dependencies: [
+                "ControlPlane",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         // In-process measurements for scripts/bench-desktop (results in BENCHMARKS.md).
         .executableTarget(
             name: "desktop-bench",
@@ -36,6 +69,18 @@ let package = Package(
         .testTarget(
             name: "DesktopTests",
             dependencies: ["Desktop", "CX11"]
+        ),
+        .testTarget(
+            name: "CyberdeskAPITests",
+            dependencies: ["CyberdeskAPI"]
+        ),
+        .testTarget(
+            name: "ControlPlaneTests",
+            dependencies: [
+                "ControlPlane",
+                "CyberdeskAPI",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -1,0 +1,51 @@
+/// What the SQL store needs from a database engine: transactions on one connection, and
+/// a dialect for the few places the engines differ. Queries use `?` placeholders; engines
+/// that number their parameters rewrite them.
+public protocol SQLDatabase: Sendable {
+    var dialect: SQLDialect { get }
+
+    /// Runs `body` in a transaction that commits when it returns and rolls back when it throws.
+    func transaction<T: Sendable>(_ body: @Sendable (any SQLConnection) async throws -> T) async throws -> T
+
+    func close() async throws
+}
+
+/// One connection inside a transaction.
+public protocol SQLConnection: Sendable {
+    @discardableResult
+    func query(_ sql: String, _ binds: [SQLValue]) async throws -> [SQLRow]
+}
+
+extension SQLConnection {
+    @discardableResult
+    public func query(_ sql: String) async throws -> [SQLRow] { try await query(sql, []) }
+
+    public func first(_ sql: String, _ binds: [SQLValue] = []) async throws -> SQLRow? {
+        try await query(sql, binds).first
+    }
+}
+
+/// Where SQLite and PostgreSQL differ.
+public struct SQLDialect: Sendable {
+    public var name: String
+    /// Appended to `SELECT`s that pick rows to change, so concurrent writers skip rows
+    /// another transaction holds instead of waiting for them (empty for SQLite, whose
+    /// writers are serialized anyway).
+    public var skipLockedClause: String
+    /// Appended to `SELECT`s that read a row the transaction will update.
+    public var forUpdateClause: String
+    /// The type of large binary columns.
+    public var blobType: String
+
+    public init(name: String, skipLockedClause: String, forUpdateClause: String, blobType: String) {
+        self.name = name
+        self.skipLockedClause = skipLockedClause
+        self.forUpdateClause = forUpdateClause
+        self.blobType = blobType
+    }
+
+    public static let sqlite = SQLDialect(name: "sqlite", skipLockedClause: "", forUpdateClause: "", blobType: "BLOB")
+    public static let postgres = SQLDialect(
+        name: "postgres", skipLockedClause: " FOR UPDATE SKIP LOCKED", forUpdateClause: " FOR UPDATE",
+        blobType: "BYTEA")
+}

@@ -1,0 +1,93 @@
+import FoundationEssentials
+import Logging
+import NIOCore
+import NIOPosix
+import SQLiteNIO
+
+/// The embedded store: one SQLite file in WAL mode. SQLite has a single writer, so every
+/// transaction runs on one connection, one at a time (`BEGIN IMMEDIATE` takes the write
+/// lock up front, so a transaction never fails half-way with `SQLITE_BUSY` because another
+/// process — `cyberdesk-server keys create` while the server runs — holds it; such
+/// processes wait up to `busy_timeout`).
+public final class SQLiteDatabase: SQLDatabase {
+    public let dialect = SQLDialect.sqlite
+    private let connection: SQLiteConnection
+    private let lock = AsyncLock()
+
+    public init(path: String, logger: Logger) async throws {
+        do {
+            connection = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
+        } catch {
+            throw StoreError.unavailable("cannot open the SQLite database at \(path): \(error)")
+        }
+        for pragma in [
+            "PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", "PRAGMA foreign_keys=ON",
+            "PRAGMA busy_timeout=10000",
+        ] {
+            _ = try await connection.query(pragma, [])
+        }
+    }
+
+    public func transaction<T: Sendable>(_ body: @Sendable (any SQLConnection) async throws -> T) async throws -> T {
+        let connection = SQLiteTransactionConnection(connection: connection)
+        return try await lock.withLock {
+            try await connection.run("BEGIN IMMEDIATE")
+            do {
+                let result = try await body(connection)
+                try await connection.run("COMMIT")
+                return result
+            } catch {
+                try? await connection.run("ROLLBACK")
+                throw error
+            }
+        }
+    }
+
+    public func close() async throws {
+        try await lock.withLock { try await self.connection.close() }
+    }
+}
+
+struct SQLiteTransactionConnection: SQLConnection {
+    let connection: SQLiteConnection
+
+    func run(_ sql: String) async throws {
+        do {
+            _ = try await connection.query(sql, [])
+        } catch {
+            throw StoreError.from(sqlite: error)
+        }
+    }
+
+    func query(_ sql: String, _ binds: [SQLValue]) async throws -> [SQLRow] {
+        let data: [SQLiteData] = binds.map {
+            switch $0 {
+            case .null: .null
+            case .int(let value): .integer(Int(value))
+            case .double(let value): .float(value)
+            case .text(let value): .text(value)
+            case .blob(let value): .blob(ByteBuffer(bytes: value))
+            }
+        }
+        let rows: [SQLiteRow]
+        do {
+            rows = try await connection.query(sql, data)
+        } catch {
+            throw StoreError.from(sqlite: error)
+        }
+        return rows.map { row in
+            var values: [String: SQLValue] = [:]
+            for column in row.columns {
+                values[column.name] =
+                    switch column.data {
+                    case .null: .null
+                    case .integer(let value): .int(Int64(value))
+                    case .float(let value): .double(value)
+                    case .text(let value): .text(value)
+                    case .blob(var buffer): .blob(buffer.readBytes(length: buffer.readableBytes) ?? [])
+                    }
+            }
+            return SQLRow(values: values)
+        }
+    }
+}

@@ -1,0 +1,185 @@
+import CyberdeskAPI
+import FoundationEssentials
+import HTTPTypes
+import Hummingbird
+import Logging
+
+/// Registers API endpoints on a Hummingbird router. Every endpoint goes through the same
+/// steps: authenticate the API key, replay or reserve its `Idempotency-Key`, collect the
+/// body up to the size limit, run the handler, and turn every error into the status and
+/// body the SDK expects.
+struct APIRouter {
+    let router: Router<APIContext>
+    let app: ControlPlane
+
+    typealias Handler = @Sendable (APICall) async throws -> APIResponse
+
+    /// How long an unfinished idempotent request blocks retries with 409 before a retry may
+    /// take it over (its server died mid-request).
+    static let staleRequestAge: Double = 60
+
+    func add(_ method: HTTPRequest.Method, _ path: String, _ handler: @escaping Handler) {
+        let app = self.app
+        router.on(RouterPath(path), method: method) { request, context -> Response in
+            await Self.serve(request: request, context: context, app: app, handler: handler)
+        }
+    }
+
+    /// A route that needs no API key (health, signed downloads).
+    func addPublic(
+        _ method: HTTPRequest.Method, _ path: String,
+        _ handler: @escaping @Sendable (Request, APIContext) async throws -> APIResponse
+    ) {
+        router.on(RouterPath(path), method: method) { request, context -> Response in
+            do {
+                return try await handler(request, context).response()
+            } catch {
+                return APIResponse.from(error: error).response()
+            }
+        }
+    }
+
+    static func serve(request: Request, context: APIContext, app: ControlPlane, handler: Handler) async -> Response {
+        let started = ContinuousClock.now
+        var organizationID: String?
+        let response: Response
+        do {
+            let organization = try await authenticate(request, app: app)
+            organizationID = organization
+            let body = try await request.body.collect(upTo: app.limits.maxBodyBytes)
+            let call = APICall(
+                request: request, context: context, organizationID: organization,
+                body: Array(buffer: body), app: app)
+            response = try await idempotent(call, handler: handler)
+        } catch {
+            let answer = APIResponse.from(error: error)
+            if answer.status.code >= 500 {
+                app.logger.error(
+                    "request failed",
+                    metadata: [
+                        "http.method": "\(request.method)", "http.path": "\(request.uri.path)",
+                        "error": "\(error)",
+                    ])
+            }
+            response = answer.response()
+        }
+        let elapsed = ContinuousClock.now - started
+        app.logger.debug(
+            "request",
+            metadata: [
+                "http.method": "\(request.method)", "http.path": "\(request.uri.path)",
+                "http.status": "\(response.status.code)", "org.id": "\(organizationID ?? "-")",
+                "duration_ms":
+                    "\(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)",
+            ])
+        return response
+    }
+
+    static func authenticate(_ request: Request, app: ControlPlane) async throws -> String {
+        guard let header = request.headers[.authorization] else {
+            throw ControlPlaneError.unauthorized("missing Authorization header; send 'Authorization: Bearer <API key>'")
+        }
+        let parts = header.split(separator: " ", maxSplits: 1)
+        guard parts.count == 2, parts[0].lowercased() == "bearer", !parts[1].isEmpty else {
+            throw ControlPlaneError.unauthorized("the Authorization header must be 'Bearer <API key>'")
+        }
+        let hash = Credentials.hash(String(parts[1]).trimmingCharacters(in: .whitespaces))
+        let key = try await app.store.transaction { try await $0.apiKey(hash: hash) }
+        guard let key, key.revokedAt == nil else {
+            throw ControlPlaneError.unauthorized("invalid or revoked API key")
+        }
+        return key.organizationID
+    }
+
+    static func idempotent(_ call: APICall, handler: Handler) async throws -> Response {
+        let method = call.request.method
+        guard [.post, .put, .patch, .delete].contains(method),
+            let key = call.request.headers[HTTPField.Name("Idempotency-Key")!], !key.isEmpty
+        else {
+            return try await handler(call).response()
+        }
+        guard key.utf8.count <= 255 else {
+            throw RequestValidationError(
+                loc: ["header", "Idempotency-Key"], msg: "String should have at most 255 characters",
+                type: "string_too_long")
+        }
+        let app = call.app
+        let entry = IdempotencyEntry(
+            organizationID: call.organizationID, key: key, method: method.rawValue, path: call.request.uri.path,
+            createdAt: app.now())
+        var existing = try await app.store.transaction { try await $0.beginIdempotentRequest(entry) }
+        if let stale = existing, !stale.isComplete,
+            app.now().timeIntervalSince(stale.createdAt) > staleRequestAge
+        {
+            existing = try await app.store.transaction { tx in
+                try await tx.abandonIdempotentRequest(organizationID: stale.organizationID, key: stale.key)
+                return try await tx.beginIdempotentRequest(entry)
+            }
+        }
+        if let existing {
+            guard existing.method == entry.method, existing.path == entry.path else {
+                throw ControlPlaneError.badRequest(
+                    "Idempotency-Key '\(key)' was first used for \(existing.method) \(existing.path); use a new key for a different request"
+                )
+            }
+            guard existing.isComplete else {
+                var headers = HTTPFields()
+                headers[HTTPField.Name("Idempotency-Status")!] = "in_progress"
+                headers[.retryAfter] = "1"
+                return APIResponse.detail(.conflict, "a request with this Idempotency-Key is still in progress")
+                    .response(extraHeaders: headers)
+            }
+            var headers = HTTPFields()
+            headers[HTTPField.Name("Idempotency-Replayed")!] = "true"
+            let status = HTTPResponse.Status(code: existing.status)
+            let replay: APIResponse = status == .noContent ? .empty : .json(status, existing.body)
+            return replay.response(extraHeaders: headers)
+        }
+        let answer: APIResponse
+        do {
+            answer = try await handler(call)
+        } catch {
+            try? await app.store.transaction {
+                try await $0.abandonIdempotentRequest(organizationID: entry.organizationID, key: key)
+            }
+            throw error
+        }
+        var done = entry
+        done.isComplete = true
+        switch answer {
+        case .json(let status, let body):
+            done.status = status.code
+            done.body = body
+        case .empty:
+            done.status = HTTPResponse.Status.noContent.code
+        case .bytes:
+            try? await app.store.transaction {
+                try await $0.abandonIdempotentRequest(organizationID: entry.organizationID, key: key)
+            }
+            return answer.response()
+        }
+        let finished = done
+        try await app.store.transaction { try await $0.completeIdempotentRequest(finished) }
+        return answer.response()
+    }
+}
+
+/// Answers requests no route matched (and other framework errors) in the API's error shape.
+struct APIErrorMiddleware: RouterMiddleware {
+    typealias Context = APIContext
+
+    func handle(
+        _ request: Request, context: APIContext, next: (Request, APIContext) async throws -> Response
+    ) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let error as HTTPResponseError {
+            let message =
+                error.status == .notFound
+                ? "no such endpoint: \(request.method) \(request.uri.path)" : "\(error.status)"
+            return APIResponse.detail(error.status, message).response()
+        } catch {
+            return APIResponse.from(error: error).response()
+        }
+    }
+}

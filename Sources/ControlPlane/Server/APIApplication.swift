@@ -1,0 +1,26 @@
+import Hummingbird
+import Logging
+import NIOCore
+
+/// Builds the HTTP application: the same function serves `cyberdesk-server serve` and the
+/// tests, which run it on an ephemeral port.
+public func buildApplication(
+    _ app: ControlPlane, host: String, port: Int, onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+) -> some ApplicationProtocol {
+    let router = Router(context: APIContext.self)
+    router.add(middleware: APIErrorMiddleware())
+    let api = APIRouter(router: router, app: app)
+    HealthController().register(api)
+    WorkflowsController().register(api)
+    TrajectoriesController().register(api)
+    MachinesController().register(api)
+    PoolsController().register(api)
+    ConnectionsController().register(api)
+    RunsController().register(api)
+    RunAttachmentsController().register(api)
+    return Application(
+        router: router,
+        configuration: ApplicationConfiguration(address: .hostname(host, port: port), serverName: "cyberdesk-server"),
+        onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? port) },
+        logger: app.logger)
+}

@@ -1,0 +1,56 @@
+import CyberdeskAPI
+import FoundationEssentials
+import Logging
+
+/// The control plane's parts, built once per process and shared by every request.
+public struct ControlPlane: Sendable {
+    public let store: any Store
+    public let blobs: any BlobStore
+    public let vault: Vault
+    public let signer: URLSigner
+    public let runs: RunFactory
+    public let scheduler: Scheduler
+    public let limits: Limits
+    /// The address clients reach the server at, for signed URLs; when nil the request's
+    /// `Host` header is used.
+    public let publicURL: String?
+    public let logger: Logger
+    public let now: @Sendable () -> Date
+
+    public struct Limits: Sendable {
+        /// Largest request body (JSON with base64 files included).
+        public var maxBodyBytes: Int
+        /// Largest single file (decoded).
+        public var maxFileBytes: Int
+        public init(maxBodyBytes: Int = 100 << 20, maxFileBytes: Int = 50 << 20) {
+            self.maxBodyBytes = maxBodyBytes
+            self.maxFileBytes = maxFileBytes
+        }
+    }
+
+    public init(
+        store: any Store, blobs: any BlobStore, vault: Vault, signer: URLSigner, limits: Limits = Limits(),
+        publicURL: String? = nil, logger: Logger, now: @escaping @Sendable () -> Date = { Date() }
+    ) {
+        self.store = store
+        self.blobs = blobs
+        self.vault = vault
+        self.signer = signer
+        self.limits = limits
+        self.publicURL = publicURL
+        self.logger = logger
+        self.now = now
+        runs = RunFactory(
+            store: store, blobs: blobs, vault: vault, limits: RunFactory.Limits(maxFileBytes: limits.maxFileBytes),
+            now: now)
+        scheduler = Scheduler(store: store, logger: logger, now: now)
+    }
+
+    /// Deletes blobs no attachment refers to any more.
+    func releaseBlobs(_ attachments: [RunAttachment]) async {
+        for sha256 in Set(attachments.map(\.sha256)) {
+            let count = (try? await store.transaction { try await $0.attachmentCount(sha256: sha256) }) ?? 1
+            if count == 0 { try? await blobs.delete(sha256) }
+        }
+    }
+}

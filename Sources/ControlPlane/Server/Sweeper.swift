@@ -1,0 +1,33 @@
+import FoundationEssentials
+import Logging
+import ServiceLifecycle
+
+/// Background upkeep: forgets idempotency keys after 24 hours.
+public struct Sweeper: Service {
+    let store: any Store
+    let logger: Logger
+    let interval: Duration
+
+    public init(store: any Store, logger: Logger, interval: Duration = .seconds(600)) {
+        self.store = store
+        self.logger = logger
+        self.interval = interval
+    }
+
+    public func run() async throws {
+        try await cancelWhenGracefulShutdown { try await loop() }
+    }
+
+    private func loop() async throws {
+        while !Task.isCancelled {
+            let cutoff = Date().addingTimeInterval(-24 * 3600)
+            do {
+                let removed = try await store.transaction { try await $0.deleteIdempotencyEntries(olderThan: cutoff) }
+                if removed > 0 { logger.debug("idempotency keys expired", metadata: ["count": "\(removed)"]) }
+            } catch {
+                logger.warning("sweep failed", metadata: ["error": "\(error)"])
+            }
+            try await Task.sleep(for: interval)
+        }
+    }
+}

@@ -1,0 +1,113 @@
+/// The schema, as numbered steps. Portable SQL: the same text runs on SQLite and
+/// PostgreSQL (`BIGINT` microsecond times, `INTEGER` 0/1 booleans, JSON documents as text),
+/// with the blob type taken from the dialect.
+enum Migrations {
+    static func steps(_ dialect: SQLDialect) -> [(version: Int, statements: [String])] {
+        [
+            (
+                1,
+                [
+                    """
+                    CREATE TABLE organizations (
+                        id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, created_at BIGINT NOT NULL)
+                    """,
+                    """
+                    CREATE TABLE api_keys (
+                        id TEXT PRIMARY KEY, organization_id TEXT NOT NULL REFERENCES organizations(id),
+                        name TEXT NOT NULL, prefix TEXT NOT NULL, key_hash TEXT NOT NULL UNIQUE,
+                        created_at BIGINT NOT NULL, revoked_at BIGINT)
+                    """,
+                    """
+                    CREATE TABLE registration_tokens (
+                        id TEXT PRIMARY KEY, organization_id TEXT NOT NULL REFERENCES organizations(id),
+                        token_hash TEXT NOT NULL UNIQUE, pool_names TEXT NOT NULL, expires_at BIGINT NOT NULL,
+                        used_at BIGINT, created_at BIGINT NOT NULL)
+                    """,
+                    """
+                    CREATE TABLE workflows (
+                        id TEXT PRIMARY KEY, organization_id TEXT NOT NULL, doc TEXT NOT NULL,
+                        name TEXT, created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL)
+                    """,
+                    "CREATE INDEX workflows_org ON workflows (organization_id, created_at)",
+                    """
+                    CREATE TABLE trajectories (
+                        id TEXT PRIMARY KEY, organization_id TEXT NOT NULL, doc TEXT NOT NULL,
+                        workflow_id TEXT NOT NULL REFERENCES workflows(id) ON DELETE CASCADE, run_id TEXT, name TEXT,
+                        is_approved INTEGER NOT NULL, is_generated INTEGER NOT NULL, is_main INTEGER NOT NULL,
+                        created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL)
+                    """,
+                    "CREATE INDEX trajectories_workflow ON trajectories (workflow_id, created_at)",
+                    """
+                    CREATE TABLE machines (
+                        id TEXT PRIMARY KEY, organization_id TEXT NOT NULL, doc TEXT NOT NULL,
+                        fingerprint TEXT NOT NULL, name TEXT, status TEXT NOT NULL, is_available INTEGER NOT NULL,
+                        reserved_session_id TEXT, last_seen BIGINT NOT NULL, created_at BIGINT NOT NULL,
+                        UNIQUE (organization_id, fingerprint))
+                    """,
+                    """
+                    CREATE TABLE pools (
+                        id TEXT PRIMARY KEY, organization_id TEXT NOT NULL, doc TEXT NOT NULL,
+                        name TEXT NOT NULL, created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL,
+                        UNIQUE (organization_id, name))
+                    """,
+                    """
+                    CREATE TABLE pool_machines (
+                        pool_id TEXT NOT NULL REFERENCES pools(id) ON DELETE CASCADE,
+                        machine_id TEXT NOT NULL REFERENCES machines(id) ON DELETE CASCADE,
+                        PRIMARY KEY (pool_id, machine_id))
+                    """,
+                    "CREATE INDEX pool_machines_machine ON pool_machines (machine_id)",
+                    """
+                    CREATE TABLE connections (
+                        id TEXT PRIMARY KEY, organization_id TEXT NOT NULL, doc TEXT NOT NULL,
+                        machine_id TEXT NOT NULL REFERENCES machines(id) ON DELETE CASCADE, status TEXT NOT NULL,
+                        connected_at BIGINT NOT NULL, created_at BIGINT NOT NULL)
+                    """,
+                    """
+                    CREATE TABLE sessions (
+                        id TEXT PRIMARY KEY, organization_id TEXT NOT NULL, machine_id TEXT,
+                        is_open INTEGER NOT NULL, created_at BIGINT NOT NULL)
+                    """,
+                    """
+                    CREATE TABLE runs (
+                        id TEXT PRIMARY KEY, organization_id TEXT NOT NULL, doc TEXT NOT NULL,
+                        workflow_id TEXT NOT NULL, status TEXT NOT NULL, pinned_machine_id TEXT,
+                        assigned_machine_id TEXT, holds_machine TEXT UNIQUE, session_id TEXT,
+                        is_priority INTEGER NOT NULL, sequence BIGINT NOT NULL, created_at BIGINT NOT NULL)
+                    """,
+                    "CREATE INDEX runs_org ON runs (organization_id, created_at)",
+                    "CREATE INDEX runs_queue ON runs (status, is_priority, sequence)",
+                    "CREATE INDEX runs_session ON runs (session_id, sequence)",
+                    "CREATE INDEX runs_workflow ON runs (workflow_id)",
+                    """
+                    CREATE TABLE run_pools (
+                        run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE, pool_id TEXT NOT NULL,
+                        PRIMARY KEY (run_id, pool_id))
+                    """,
+                    """
+                    CREATE TABLE run_attachments (
+                        id TEXT PRIMARY KEY, organization_id TEXT NOT NULL, doc TEXT NOT NULL,
+                        run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE, attachment_type TEXT NOT NULL,
+                        sha256 TEXT NOT NULL, size_bytes BIGINT NOT NULL, created_at BIGINT NOT NULL)
+                    """,
+                    "CREATE INDEX run_attachments_run ON run_attachments (run_id)",
+                    "CREATE INDEX run_attachments_sha ON run_attachments (sha256)",
+                    """
+                    CREATE TABLE vault_secrets (
+                        id TEXT PRIMARY KEY, organization_id TEXT NOT NULL, owner_kind TEXT NOT NULL,
+                        owner_id TEXT NOT NULL, name TEXT NOT NULL, sealed \(dialect.blobType) NOT NULL,
+                        created_at BIGINT NOT NULL, UNIQUE (owner_kind, owner_id, name))
+                    """,
+                    """
+                    CREATE TABLE idempotency_keys (
+                        organization_id TEXT NOT NULL, idempotency_key TEXT NOT NULL, method TEXT NOT NULL,
+                        path TEXT NOT NULL, is_complete INTEGER NOT NULL, status INTEGER NOT NULL,
+                        body \(dialect.blobType) NOT NULL, created_at BIGINT NOT NULL,
+                        PRIMARY KEY (organization_id, idempotency_key))
+                    """,
+                    "CREATE INDEX idempotency_keys_age ON idempotency_keys (created_at)",
+                ]
+            )
+        ]
+    }
+}

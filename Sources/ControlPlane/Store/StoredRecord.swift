@@ -1,0 +1,123 @@
+import CyberdeskAPI
+import FoundationEssentials
+
+/// A resource kept as a JSON document plus the columns that queries filter and sort on.
+/// Every write goes through the whole record, so the columns and the document never
+/// disagree.
+public protocol StoredRecord: Codable, Sendable {
+    static var table: String { get }
+    var id: String { get }
+    var organizationID: String { get }
+    /// Columns besides `id`, `organization_id` and `doc`, in the order of the table's schema.
+    var columns: [(String, SQLValue)] { get }
+}
+
+extension Workflow: StoredRecord {
+    public static let table = "workflows"
+    public var columns: [(String, SQLValue)] {
+        [("name", .optional(name)), ("created_at", .date(createdAt)), ("updated_at", .date(updatedAt))]
+    }
+}
+
+extension TrajectoryRecord: StoredRecord {
+    public static let table = "trajectories"
+    public var columns: [(String, SQLValue)] {
+        [
+            ("workflow_id", .text(workflowID)), ("run_id", .optional(runID)), ("name", .optional(name)),
+            ("is_approved", .bool(isApproved)), ("is_generated", .bool(isGenerated)), ("is_main", .bool(isMain)),
+            ("created_at", .date(createdAt)), ("updated_at", .date(updatedAt)),
+        ]
+    }
+}
+
+extension Machine: StoredRecord {
+    public static let table = "machines"
+    public var columns: [(String, SQLValue)] {
+        [
+            ("fingerprint", .text(fingerprint)), ("name", .optional(name)), ("status", .text(status.rawValue)),
+            ("is_available", .bool(isAvailable)), ("reserved_session_id", .optional(reservedSessionID)),
+            ("last_seen", .date(lastSeen)), ("created_at", .date(createdAt)),
+        ]
+    }
+}
+
+extension Pool: StoredRecord {
+    public static let table = "pools"
+    public var columns: [(String, SQLValue)] {
+        [("name", .text(name)), ("created_at", .date(createdAt)), ("updated_at", .date(updatedAt))]
+    }
+}
+
+extension Connection: StoredRecord {
+    public static let table = "connections"
+    public var columns: [(String, SQLValue)] {
+        [
+            ("machine_id", .text(machineID)), ("status", .text(status.rawValue)), ("connected_at", .date(connectedAt)),
+            ("created_at", .date(connectedAt)),
+        ]
+    }
+}
+
+extension RunAttachment: StoredRecord {
+    public static let table = "run_attachments"
+    public var columns: [(String, SQLValue)] {
+        [
+            ("run_id", .text(runID)), ("attachment_type", .text(attachmentType.rawValue)), ("sha256", .text(sha256)),
+            ("size_bytes", .int(sizeBytes)), ("created_at", .date(createdAt)),
+        ]
+    }
+}
+
+/// A run as the store keeps it: the public resource plus what only the server needs.
+public struct StoredRun: StoredRecord, Hashable {
+    public static let table = "runs"
+    public var run: Run
+    /// The machine the caller asked for (`machine_id` on create); the run waits for it.
+    public var pinnedMachineID: String?
+    /// The machine the scheduler gave the run to.
+    public var assignedMachineID: String?
+    /// 1 for the first attempt; `retry` adds one.
+    public var attempt: Int
+    /// Creation order (microseconds, strictly increasing within a process), used for
+    /// first-come-first-served and for the order of a session's runs.
+    public var sequence: Int64
+    /// Position in its chain (1-based), for `$ref: stepN.outputs.key`.
+    public var chainIndex: Int?
+
+    public init(
+        run: Run, pinnedMachineID: String?, assignedMachineID: String? = nil, attempt: Int = 1, sequence: Int64,
+        chainIndex: Int? = nil
+    ) {
+        self.run = run
+        self.pinnedMachineID = pinnedMachineID
+        self.assignedMachineID = assignedMachineID
+        self.attempt = attempt
+        self.sequence = sequence
+        self.chainIndex = chainIndex
+    }
+
+    public var id: String { run.id }
+    public var organizationID: String { run.organizationID }
+
+    /// Set while the run occupies its machine: from dispatch until it ends. A unique index
+    /// on this column makes "one active run per machine" a constraint, not a convention.
+    public var holdsMachine: String? { run.status.isTerminal ? nil : assignedMachineID }
+
+    public var columns: [(String, SQLValue)] {
+        [
+            ("workflow_id", .text(run.workflowID)), ("status", .text(run.status.rawValue)),
+            ("pinned_machine_id", .optional(pinnedMachineID)), ("assigned_machine_id", .optional(assignedMachineID)),
+            ("holds_machine", .optional(holdsMachine)), ("session_id", .optional(run.sessionID)),
+            ("is_priority", .bool(run.isPriority)), ("sequence", .int(sequence)),
+            ("created_at", .date(run.createdAt)),
+        ]
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case run
+        case pinnedMachineID = "pinned_machine_id"
+        case assignedMachineID = "assigned_machine_id"
+        case attempt, sequence
+        case chainIndex = "chain_index"
+    }
+}

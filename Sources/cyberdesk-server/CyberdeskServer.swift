@@ -1,0 +1,216 @@
+import ArgumentParser
+import ControlPlane
+import Foundation
+import Hummingbird
+import Logging
+import ServiceLifecycle
+
+@main
+struct CyberdeskServer: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cyberdesk-server",
+        abstract: "A self-hostable Cyberdesk control plane that speaks the Cyberdesk v1 API.",
+        subcommands: [Serve.self, Keys.self, Tokens.self, Migrate.self],
+        defaultSubcommand: Serve.self)
+}
+
+/// Where the store lives; shared by every subcommand.
+struct StoreOptions: ParsableArguments {
+    @Option(help: "Directory for the database, attachment blobs and key files.")
+    var dataDir: String = ProcessInfo.processInfo.environment["CYBERDESK_DATA_DIR"] ?? defaultDataDir()
+
+    @Option(help: "sqlite:PATH (default: the data directory's SQLite file) or postgres://...")
+    var database: String?
+
+    @Option(help: "trace, debug, info, notice, warning, error or critical.")
+    var logLevel: String = ProcessInfo.processInfo.environment["CYBERDESK_LOG_LEVEL"] ?? "info"
+
+    static func defaultDataDir() -> String {
+        if getuid() == 0 { return "/var/lib/cyberdesk-server" }
+        let base =
+            ProcessInfo.processInfo.environment["XDG_DATA_HOME"]
+            ?? ((ProcessInfo.processInfo.environment["HOME"] ?? ".") + "/.local/share")
+        return base + "/cyberdesk-server"
+    }
+
+    var directory: DataDirectory { DataDirectory(path: dataDir) }
+
+    func logger() throws -> Logger {
+        guard let level = Logger.Level(rawValue: logLevel) else {
+            throw ValidationError("unknown --log-level '\(logLevel)'")
+        }
+        var logger = Logger(label: "cyberdesk-server")
+        logger.logLevel = level
+        return logger
+    }
+
+    func openStore() async throws -> any Store {
+        try await directory.openStore(
+            database: database ?? ProcessInfo.processInfo.environment["CYBERDESK_DATABASE"], logger: logger())
+    }
+}
+
+/// One bootstrap per process: log lines on stderr. Files the server creates (database,
+/// blobs, keys) are private to its user.
+func bootstrapLogging() {
+    umask(0o077)
+    LoggingSystem.bootstrap { label in StreamLogHandler.standardError(label: label) }
+}
+
+/// Prints to stdout at once, so a parent process reading the pipe sees the line.
+func say(_ line: String) {
+    FileHandle.standardOutput.write(Data((line + "\n").utf8))
+}
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run the control plane.")
+
+    @OptionGroup var store: StoreOptions
+
+    @Option(help: "Address to listen on.")
+    var host: String = "127.0.0.1"
+
+    @Option(help: "Port to listen on; 0 picks a free one.")
+    var port: Int = 8080
+
+    @Option(help: "The URL clients reach this server at, for signed download links (default: the request's Host).")
+    var publicURL: String?
+
+    @Option(help: "Largest request body in MiB.")
+    var maxBodyMb: Int = 100
+
+    @Option(help: "Largest file input or attachment in MiB.")
+    var maxFileMb: Int = 50
+
+    func run() async throws {
+        bootstrapLogging()
+        let logger = try store.logger()
+        let database = try await store.openStore()
+        let directory = store.directory
+        if let key = try await directory.bootstrap(store: database) {
+            say(
+                "Created organization 'default' with an admin API key (shown once, also saved to \(directory.adminKeyPath)):"
+            )
+            say("  \(key)")
+        }
+        let app = try directory.controlPlane(
+            store: database, limits: .init(maxBodyBytes: maxBodyMb << 20, maxFileBytes: maxFileMb << 20),
+            publicURL: publicURL, logger: logger)
+        let host = self.host
+        let application = buildApplication(app, host: host, port: port) { port in
+            say("cyberdesk-server listening on http://\(host):\(port)")
+        }
+        let group = ServiceGroup(
+            configuration: ServiceGroupConfiguration(
+                services: [
+                    .init(service: application),
+                    .init(service: Sweeper(store: database, logger: logger)),
+                ],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger))
+        try await group.run()
+        try await database.close()
+    }
+}
+
+struct Keys: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Manage API keys.", subcommands: [Create.self, List.self, Revoke.self])
+
+    struct Create: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Create an API key (and the organization, if new); prints the key once.")
+        @OptionGroup var store: StoreOptions
+        @Option(help: "Organization name.") var org: String = "default"
+        @Option(help: "A name to recognise the key by.") var name: String = "api"
+
+        func run() async throws {
+            bootstrapLogging()
+            let database = try await store.openStore()
+            let (_, key) = try await KeyAdmin(store: database).createKey(organization: org, name: name)
+            try await database.close()
+            say(key)
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List API keys (never the keys themselves).")
+        @OptionGroup var store: StoreOptions
+
+        func run() async throws {
+            bootstrapLogging()
+            let database = try await store.openStore()
+            let keys = try await KeyAdmin(store: database).listKeys()
+            try await database.close()
+            say("ID                                    ORGANIZATION      NAME              PREFIX       STATE")
+            for listing in keys {
+                func pad(_ text: String, _ width: Int) -> String {
+                    text.count >= width ? text + " " : text + String(repeating: " ", count: width - text.count)
+                }
+                say(
+                    pad(listing.key.id, 38) + pad(listing.organizationName, 18) + pad(listing.key.name, 18)
+                        + pad(listing.key.prefix, 13) + (listing.key.revokedAt == nil ? "active" : "revoked"))
+            }
+        }
+    }
+
+    struct Revoke: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Revoke an API key by id or prefix.")
+        @OptionGroup var store: StoreOptions
+        @Argument(help: "The key's id or prefix, as 'keys list' shows.") var key: String
+
+        func run() async throws {
+            bootstrapLogging()
+            let database = try await store.openStore()
+            do {
+                let revoked = try await KeyAdmin(store: database).revokeKey(key)
+                try await database.close()
+                say("revoked \(revoked.id) (\(revoked.prefix)…)")
+            } catch let error as ControlPlaneError {
+                try await database.close()
+                throw ValidationError(error.description)
+            }
+        }
+    }
+}
+
+struct Tokens: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Manage one-time machine registration tokens.", subcommands: [Create.self])
+
+    struct Create: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Create a one-time registration token for 'cyberdesk-agent join'; prints it once.")
+        @OptionGroup var store: StoreOptions
+        @Option(help: "Organization name.") var org: String = "default"
+        @Option(help: "Pool the machine joins (repeatable).") var pool: [String] = []
+        @Option(help: "Seconds until the token expires.") var ttl: Double = 3600
+
+        func run() async throws {
+            bootstrapLogging()
+            guard ttl > 0 else { throw ValidationError("--ttl must be positive") }
+            let database = try await store.openStore()
+            do {
+                let (_, token) = try await KeyAdmin(store: database).createToken(
+                    organization: org, pools: pool, ttl: ttl)
+                try await database.close()
+                say(token)
+            } catch let error as ControlPlaneError {
+                try await database.close()
+                throw ValidationError(error.description)
+            }
+        }
+    }
+}
+
+struct Migrate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Create or upgrade the database schema, then exit.")
+    @OptionGroup var store: StoreOptions
+
+    func run() async throws {
+        bootstrapLogging()
+        let database = try await store.openStore()
+        try await database.close()
+        say("database schema is up to date")
+    }
+}
