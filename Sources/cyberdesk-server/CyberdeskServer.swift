@@ -103,12 +103,17 @@ struct Serve: AsyncParsableCommand {
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
                 services: [
-                    .init(service: application),
-                    .init(service: Sweeper(store: database, logger: logger)),
+                    .init(service: application, successTerminationBehavior: .gracefullyShutdownGroup),
+                    .init(service: Sweeper(store: database, logger: logger), successTerminationBehavior: .ignore),
                 ],
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
-        try await group.run()
+        do {
+            try await group.run()
+        } catch {
+            try? await database.close()
+            throw error
+        }
         try await database.close()
     }
 }

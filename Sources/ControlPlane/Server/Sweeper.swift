@@ -15,7 +15,10 @@ public struct Sweeper: Service {
     }
 
     public func run() async throws {
-        try await cancelWhenGracefulShutdown { try await loop() }
+        // Graceful shutdown cancels the sleep between sweeps; that is a normal end.
+        do {
+            try await cancelWhenGracefulShutdown { try await loop() }
+        } catch is CancellationError {}
     }
 
     private func loop() async throws {
