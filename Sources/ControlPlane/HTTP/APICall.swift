@@ -59,10 +59,15 @@ public struct APICall: Sendable {
             throw RequestValidationError(
                 loc: ["query", .string(name)], msg: "Input should be a valid integer", type: "int_parsing")
         }
-        guard range.contains(parsed) else {
+        guard parsed >= range.lowerBound else {
             throw RequestValidationError(
-                loc: ["query", .string(name)],
-                msg: "Input should be between \(range.lowerBound) and \(range.upperBound)", type: "less_than_equal")
+                loc: ["query", .string(name)], msg: "Input should be greater than or equal to \(range.lowerBound)",
+                type: "greater_than_equal")
+        }
+        guard parsed <= range.upperBound else {
+            throw RequestValidationError(
+                loc: ["query", .string(name)], msg: "Input should be less than or equal to \(range.upperBound)",
+                type: "less_than_equal")
         }
         return parsed
     }

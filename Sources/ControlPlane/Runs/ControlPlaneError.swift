@@ -15,11 +15,13 @@ public enum ControlPlaneError: Error, CustomStringConvertible, Equatable {
     case tooLarge(String)
     /// 503: the store or the disk cannot take the change now; retrying later may work.
     case unavailable(String)
+    /// 504: a machine did not answer in time.
+    case gatewayTimeout(String)
 
     public var description: String {
         switch self {
         case .badRequest(let message), .unauthorized(let message), .forbidden(let message), .notFound(let message),
-            .conflict(let message), .tooLarge(let message), .unavailable(let message):
+            .conflict(let message), .tooLarge(let message), .unavailable(let message), .gatewayTimeout(let message):
             message
         }
     }

@@ -184,6 +184,11 @@ public final class RunFactory: Sendable {
             guard session.isOpen else {
                 throw ControlPlaneError.badRequest("session \(existing) has been released; start a new session")
             }
+            if let pinned = request.machineID, let bound = session.machineID, bound != pinned {
+                throw ControlPlaneError.badRequest(
+                    "session \(existing) runs on machine \(bound); a run of the session cannot be pinned to machine \(pinned)"
+                )
+            }
         } else if request.startSession {
             sessionID = id
             try await tx.insertSession(
@@ -319,6 +324,11 @@ public final class RunFactory: Sendable {
             stored.attempt += 1
             stored.sequence = sequence
             stored.assignedMachineID = nil
+            stored.offeredAt = nil
+            stored.leaseToken = nil
+            stored.leaseExpiresAt = nil
+            stored.connectionID = nil
+            stored.stepIndex = nil
             stored.run.machineID = stored.pinnedMachineID
             stored.run.status = .scheduling
             stored.run.error = nil

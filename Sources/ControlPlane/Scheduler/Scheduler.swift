@@ -48,14 +48,24 @@ public struct Scheduler: Sendable {
                 if let sessionID = candidate.run.sessionID { sessionRuns = try await tx.runs(inSession: sessionID) }
                 let resolved: JSONObject
                 do {
-                    resolved = try Self.resolveReferences(candidate.run.inputValues ?? [:], among: sessionRuns)
+                    resolved = try Self.resolveReferences(
+                        candidate.run.inputValues ?? [:], among: sessionRuns.filter { $0.sequence < candidate.sequence }
+                    )
+                    try await Self.checkResolvedInputs(candidate, resolved: resolved, in: tx)
                 } catch let error as ControlPlaneError {
                     try await Self.end(
                         &candidate, status: .error, errors: [error.description], output: nil, at: time, in: tx)
                     failed.append(candidate.id)
+                    // Ending the run may have released its session: look at the machine afresh.
+                    guard
+                        let fresh = try await tx.fetch(
+                            Machine.self, id: machineID, organizationID: nil, forUpdate: true)
+                    else { break }
+                    machine = fresh
                     continue
                 }
                 candidate.assignedMachineID = machine.id
+                candidate.offeredAt = time
                 candidate.run.machineID = machine.id
                 candidate.run.inputValues = resolved
                 if let sessionID = candidate.run.sessionID,
@@ -90,7 +100,9 @@ public struct Scheduler: Sendable {
     public func finish(
         runID: String, organizationID: String?, status: RunStatus, errors: [String]? = nil, output: JSONObject? = nil
     ) async throws -> StoredRun {
-        precondition(status.isTerminal, "finish needs a terminal status")
+        guard status.isTerminal else {
+            throw ControlPlaneError.badRequest("a run can only be finished with a final status, not \(status.rawValue)")
+        }
         let time = now()
         return try await store.transaction { tx in
             guard
@@ -110,6 +122,7 @@ public struct Scheduler: Sendable {
     ) async throws {
         stored.run.status = status
         stored.run.endedAt = time
+        stored.leaseExpiresAt = nil
         if let errors { stored.run.error = errors }
         if let output { stored.run.outputData = output }
         try await tx.save(stored)
@@ -150,8 +163,26 @@ public struct Scheduler: Sendable {
         return merged
     }
 
+    /// A run whose inputs had `$ref`s is checked against the workflow's `input_schema` once
+    /// they are resolved (at creation those inputs were unknown).
+    static func checkResolvedInputs(_ run: StoredRun, resolved: JSONObject, in tx: any StoreTransaction) async throws {
+        guard (run.run.inputValues ?? [:]).values.contains(where: { $0.objectValue?["$ref"] != nil }),
+            let workflow = try await tx.fetch(
+                Workflow.self, id: run.run.workflowID, organizationID: run.organizationID, forUpdate: false),
+            let text = workflow.inputSchema, !text.allSatisfy(\.isWhitespace),
+            let schema = try? JSONSchema(parsing: text)
+        else { return }
+        let violations = schema.validate(.object(resolved)).filter { !$0.path.hasPrefix("/$") }
+        guard violations.isEmpty else {
+            throw ControlPlaneError.badRequest(
+                "the inputs resolved from earlier steps do not match the workflow's input_schema: "
+                    + violations.prefix(10).map(\.message).joined(separator: "; "))
+        }
+    }
+
     /// Replaces every `{"$ref": "NAME.outputs.KEY[.PATH]"}` with that output of an earlier
-    /// run of the session. NAME is a step's `session_alias` or `stepN` (1-based chain order).
+    /// run of the session (the latest one so named, so a second chain in a kept session
+    /// reads its own steps). NAME is a step's `session_alias` or `stepN` (1-based chain order).
     static func resolveReferences(_ inputs: JSONObject, among sessionRuns: [StoredRun]) throws -> JSONObject {
         func resolve(_ value: JSONValue, at path: String) throws -> JSONValue {
             switch value {
@@ -174,7 +205,7 @@ public struct Scheduler: Sendable {
                 throw ControlPlaneError.badRequest(
                     "input '\(path)': $ref '\(reference)' must look like 'step1.outputs.key'")
             }
-            let source = sessionRuns.first { stored in
+            let source = sessionRuns.sorted { $0.sequence > $1.sequence }.first { stored in
                 stored.run.sessionAlias == parts[0]
                     || (stored.chainIndex.map { "step\($0)" } == parts[0])
             }

@@ -107,7 +107,27 @@ enum Migrations {
                     """,
                     "CREATE INDEX idempotency_keys_age ON idempotency_keys (created_at)",
                 ]
-            )
+            ),
+            (
+                2,
+                [
+                    // The agent protocol: machine credentials, offers and leases.
+                    "ALTER TABLE machines ADD COLUMN token_hash TEXT",
+                    "CREATE UNIQUE INDEX machines_token ON machines (token_hash)",
+                    "ALTER TABLE runs ADD COLUMN offered_at BIGINT",
+                    "ALTER TABLE runs ADD COLUMN lease_expires_at BIGINT",
+                    "CREATE INDEX runs_assigned ON runs (assigned_machine_id, status)",
+                    "CREATE INDEX machines_seen ON machines (status, last_seen)",
+                ]
+            ),
+            (
+                3,
+                // `?search=` matches what users see (names, prompts, values), lowercased in
+                // Swift so that non-ASCII text compares the same on every engine.
+                ["workflows", "trajectories", "machines", "pools", "runs"].map {
+                    "ALTER TABLE \($0) ADD COLUMN search_text TEXT NOT NULL DEFAULT ''"
+                }
+            ),
         ]
     }
 }

@@ -139,7 +139,9 @@ struct SQLStoreTransaction: StoreTransaction {
                     "%"
                     + text.lowercased().replacing("\\", with: "\\\\").replacing("%", with: "\\%")
                     .replacing("_", with: "\\_") + "%"
-                clauses.append("(" + columns.map { "LOWER(\($0)) LIKE ? ESCAPE '\\'" }.joined(separator: " OR ") + ")")
+                // The columns hold text lowercased in Swift (`search_text`), so no engine's
+                // ASCII-only LOWER() is involved.
+                clauses.append("(" + columns.map { "\($0) LIKE ? ESCAPE '\\'" }.joined(separator: " OR ") + ")")
                 binds += Array(repeating: .text(pattern), count: columns.count)
             }
         }
@@ -366,8 +368,9 @@ struct SQLStoreTransaction: StoreTransaction {
                 """
                 SELECT doc FROM runs
                 WHERE session_id = ? AND status = 'scheduling' AND assigned_machine_id IS NULL
+                  AND (pinned_machine_id IS NULL OR pinned_machine_id = ?)
                 ORDER BY sequence, id LIMIT 1\(dialect.skipLockedClause)
-                """, [.text(sessionID)])
+                """, [.text(sessionID), .text(machine.id)])
         } else {
             row = try await connection.first(
                 """
@@ -411,6 +414,53 @@ struct SQLStoreTransaction: StoreTransaction {
         Int(
             try await connection.first("SELECT COUNT(*) AS n FROM run_attachments WHERE sha256 = ?", [.text(sha256)])?
                 .int("n") ?? 0)
+    }
+
+    // MARK: Agents
+
+    func setMachineToken(hash: String?, machineID: String) async throws {
+        try await connection.query(
+            "UPDATE machines SET token_hash = ? WHERE id = ?", [.optional(hash), .text(machineID)])
+    }
+
+    func machine(tokenHash: String) async throws -> Machine? {
+        try await connection.first("SELECT doc FROM machines WHERE token_hash = ?", [.text(tokenHash)]).map {
+            try decode(Machine.self, $0)
+        }
+    }
+
+    func machine(fingerprint: String, organizationID: String) async throws -> Machine? {
+        try await connection.first(
+            "SELECT doc FROM machines WHERE fingerprint = ? AND organization_id = ?" + dialect.forUpdateClause,
+            [.text(fingerprint), .text(organizationID)]
+        ).map { try decode(Machine.self, $0) }
+    }
+
+    func activeRuns(onMachine machineID: String) async throws -> [StoredRun] {
+        try await connection.query(
+            """
+            SELECT doc FROM runs WHERE assigned_machine_id = ? AND status IN \(Self.activeStatuses)
+            ORDER BY sequence, id
+            """, [.text(machineID)]
+        ).map { try decode(StoredRun.self, $0) }
+    }
+
+    func runsToSweep(offeredBefore: Date, leaseBefore: Date) async throws -> [StoredRun] {
+        try await connection.query(
+            """
+            SELECT doc FROM runs
+            WHERE status IN \(Self.activeStatuses) AND (
+                (lease_expires_at IS NULL AND offered_at IS NOT NULL AND offered_at < ?)
+                OR (lease_expires_at IS NOT NULL AND lease_expires_at < ?))
+            ORDER BY sequence LIMIT 500\(dialect.skipLockedClause)
+            """, [.date(offeredBefore), .date(leaseBefore)]
+        ).map { try decode(StoredRun.self, $0) }
+    }
+
+    func machines(connectedAndSeenBefore date: Date) async throws -> [Machine] {
+        try await connection.query(
+            "SELECT doc FROM machines WHERE status = 'connected' AND last_seen < ? LIMIT 1000", [.date(date)]
+        ).map { try decode(Machine.self, $0) }
     }
 
     // MARK: Vault

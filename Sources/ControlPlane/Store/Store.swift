@@ -77,6 +77,20 @@ public protocol StoreTransaction: Sendable {
     func attachments(ofRun runID: String) async throws -> [RunAttachment]
     func attachmentCount(sha256: String) async throws -> Int
 
+    // MARK: Agents
+
+    /// Stores the SHA-256 of the machine's credential (nil revokes it).
+    func setMachineToken(hash: String?, machineID: String) async throws
+    func machine(tokenHash: String) async throws -> Machine?
+    func machine(fingerprint: String, organizationID: String) async throws -> Machine?
+    /// The machine's runs that are dispatched and not finished, oldest first.
+    func activeRuns(onMachine machineID: String) async throws -> [StoredRun]
+    /// Runs whose offer lapsed (offered before `offeredBefore`, never claimed) or whose
+    /// lease ended before `leaseBefore`, in any organization.
+    func runsToSweep(offeredBefore: Date, leaseBefore: Date) async throws -> [StoredRun]
+    /// Connected machines not seen since `date`, in any organization.
+    func machines(connectedAndSeenBefore date: Date) async throws -> [Machine]
+
     // MARK: Vault
 
     func insertSecret(_ secret: VaultSecret) async throws
@@ -101,7 +115,7 @@ public enum RecordFilter: Sendable {
     case oneOf(String, [SQLValue])
     case atLeast(String, SQLValue)
     case atMost(String, SQLValue)
-    /// Case-insensitive substring match on any of the columns (or `doc`).
+    /// Substring match, ignoring case, on columns that hold lowercased text (`search_text`).
     case contains([String], String)
 }
 

@@ -12,10 +12,32 @@ public protocol StoredRecord: Codable, Sendable {
     var columns: [(String, SQLValue)] { get }
 }
 
+/// The text `?search=` looks in: the given parts, lowercased, one per line.
+func searchText(_ parts: [String?]) -> SQLValue {
+    .text(parts.compactMap { $0?.lowercased() }.joined(separator: "\n"))
+}
+
+/// The string values of a JSON object (not its keys), for search.
+func searchValues(_ object: JSONObject?) -> [String] {
+    func strings(_ value: JSONValue) -> [String] {
+        switch value {
+        case .string(let text): [text]
+        case .int, .double, .bool: [value.templateText]
+        case .array(let items): items.flatMap(strings)
+        case .object(let members): members.values.flatMap(strings)
+        case .null: []
+        }
+    }
+    return (object ?? [:]).values.flatMap(strings)
+}
+
 extension Workflow: StoredRecord {
     public static let table = "workflows"
     public var columns: [(String, SQLValue)] {
-        [("name", .optional(name)), ("created_at", .date(createdAt)), ("updated_at", .date(updatedAt))]
+        [
+            ("name", .optional(name)), ("created_at", .date(createdAt)), ("updated_at", .date(updatedAt)),
+            ("search_text", searchText([name, mainPrompt])),
+        ]
     }
 }
 
@@ -26,6 +48,7 @@ extension TrajectoryRecord: StoredRecord {
             ("workflow_id", .text(workflowID)), ("run_id", .optional(runID)), ("name", .optional(name)),
             ("is_approved", .bool(isApproved)), ("is_generated", .bool(isGenerated)), ("is_main", .bool(isMain)),
             ("created_at", .date(createdAt)), ("updated_at", .date(updatedAt)),
+            ("search_text", searchText([name, description])),
         ]
     }
 }
@@ -37,6 +60,7 @@ extension Machine: StoredRecord {
             ("fingerprint", .text(fingerprint)), ("name", .optional(name)), ("status", .text(status.rawValue)),
             ("is_available", .bool(isAvailable)), ("reserved_session_id", .optional(reservedSessionID)),
             ("last_seen", .date(lastSeen)), ("created_at", .date(createdAt)),
+            ("search_text", searchText([name, hostname, fingerprint, osInfo, version])),
         ]
     }
 }
@@ -44,7 +68,10 @@ extension Machine: StoredRecord {
 extension Pool: StoredRecord {
     public static let table = "pools"
     public var columns: [(String, SQLValue)] {
-        [("name", .text(name)), ("created_at", .date(createdAt)), ("updated_at", .date(updatedAt))]
+        [
+            ("name", .text(name)), ("created_at", .date(createdAt)), ("updated_at", .date(updatedAt)),
+            ("search_text", searchText([name, description])),
+        ]
     }
 }
 
@@ -83,6 +110,17 @@ public struct StoredRun: StoredRecord, Hashable {
     public var sequence: Int64
     /// Position in its chain (1-based), for `$ref: stepN.outputs.key`.
     public var chainIndex: Int?
+    /// When the run was offered to its assigned machine (the offer lapses after 20 s).
+    public var offeredAt: Date?
+    /// The claim's lease: its token (a fencing token: calls with another token are
+    /// refused), its expiry on the server's clock, and the connection that holds it.
+    public var leaseToken: String?
+    public var leaseExpiresAt: Date?
+    public var connectionID: String?
+    /// The step the machine reported last (heartbeats), for "machine lost during step N".
+    public var stepIndex: Int?
+    /// Run images (screenshots) by id: SHA-256 of the PNG in the blob store.
+    public var images: [String: String]?
 
     public init(
         run: Run, pinnedMachineID: String?, assignedMachineID: String? = nil, attempt: Int = 1, sequence: Int64,
@@ -109,7 +147,12 @@ public struct StoredRun: StoredRecord, Hashable {
             ("pinned_machine_id", .optional(pinnedMachineID)), ("assigned_machine_id", .optional(assignedMachineID)),
             ("holds_machine", .optional(holdsMachine)), ("session_id", .optional(run.sessionID)),
             ("is_priority", .bool(run.isPriority)), ("sequence", .int(sequence)),
-            ("created_at", .date(run.createdAt)),
+            ("created_at", .date(run.createdAt)), ("offered_at", .optional(offeredAt)),
+            ("lease_expires_at", .optional(leaseExpiresAt)),
+            (
+                "search_text",
+                searchText([run.id, run.sessionAlias] + searchValues(run.inputValues) + searchValues(run.outputData))
+            ),
         ]
     }
 
@@ -119,5 +162,11 @@ public struct StoredRun: StoredRecord, Hashable {
         case assignedMachineID = "assigned_machine_id"
         case attempt, sequence
         case chainIndex = "chain_index"
+        case offeredAt = "offered_at"
+        case leaseToken = "lease_token"
+        case leaseExpiresAt = "lease_expires_at"
+        case connectionID = "connection_id"
+        case stepIndex = "step_index"
+        case images
     }
 }

@@ -1,5 +1,5 @@
 /// The `direction` of a `scroll` step.
-public enum ScrollDirection: String, Sendable, Hashable, CaseIterable {
+public enum ScrollDirectionName: String, Sendable, Hashable, CaseIterable {
     case up
     case down
     case left

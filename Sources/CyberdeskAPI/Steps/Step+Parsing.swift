@@ -109,7 +109,7 @@ extension Step {
 
         case "scroll":
             let args = try arguments(["direction", "amount", "x", "y"])
-            guard let direction: ScrollDirection = try args.choice("direction") else {
+            guard let direction: ScrollDirectionName = try args.choice("direction") else {
                 throw args.failure(.missingArgument("direction"))
             }
             let amount = try args.requiredInteger("amount")

@@ -20,7 +20,7 @@ public enum Step: Sendable, Hashable {
     /// The pointer moves from start to end interpolated over `duration` (0: at once).
     case drag(startX: Double, startY: Double, toX: Double, toY: Double, duration: Double, button: MouseButtonName)
     /// `amount` wheel clicks (at least 1), after moving to x, y when they are given.
-    case scroll(direction: ScrollDirection, amount: Int, x: Double?, y: Double?)
+    case scroll(direction: ScrollDirectionName, amount: Int, x: Double?, y: Double?)
     /// The only place where `{$name}` sensitive inputs may appear.
     case type(text: String)
     /// Key chords in xdotool syntax (validated by the desktop library when run). `down`:
