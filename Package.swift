@@ -10,6 +10,8 @@ let package = Package(
         .library(name: "Desktop", targets: ["Desktop"]),
         .library(name: "CyberdeskAPI", targets: ["CyberdeskAPI"]),
         .library(name: "ControlPlane", targets: ["ControlPlane"]),
+        .library(name: "Agent", targets: ["Agent"]),
+        .library(name: "SystemdSupport", targets: ["SystemdSupport"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -18,6 +20,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/vapor/sqlite-nio", from: "1.13.2"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
     ],
     targets: [
         // One C module per system library; macros and setjmp-based error handling live in shim.h.
@@ -28,10 +31,35 @@ let package = Package(
             name: "Desktop",
             dependencies: ["CX11", "CPNG", "CZlib"]
         ),
+        // sd_notify over NOTIFY_SOCKET (READY, STOPPING, watchdog) and journald-aware log
+        // lines, without libsystemd; used by both daemons.
+        .target(
+            name: "SystemdSupport",
+            dependencies: [
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        // The machine-side daemon: identity, enrollment, long-poll loop, run executor,
+        // secrets at type-time, transfers.
+        .target(
+            name: "Agent",
+            dependencies: [
+                "Desktop",
+                "CyberdeskAPI",
+                "SystemdSupport",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         .executableTarget(
             name: "cyberdesk-agent",
             dependencies: [
                 "Desktop",
+                "Agent",
+                "SystemdSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -55,6 +83,7 @@ let package = Package(
             name: "cyberdesk-server",
             dependencies: [
                 "ControlPlane",
+                "SystemdSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -69,6 +98,23 @@ let package = Package(
         .testTarget(
             name: "DesktopTests",
             dependencies: ["Desktop", "CX11"]
+        ),
+        .testTarget(
+            name: "AgentTests",
+            dependencies: ["Agent", "Desktop", "CyberdeskAPI", "ControlPlane"]
+        ),
+        // The whole system: a real server, the real agent binary, Xvfb and X clients.
+        .testTarget(
+            name: "EndToEndTests",
+            dependencies: [
+                "ControlPlane",
+                "CyberdeskAPI",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ]
+        ),
+        .testTarget(
+            name: "SystemdSupportTests",
+            dependencies: ["SystemdSupport"]
         ),
         .testTarget(
             name: "CyberdeskAPITests",

@@ -10,6 +10,7 @@ struct CyberdeskAgent: AsyncParsableCommand {
             On failure they print a message on stderr and exit non-zero.
             """,
         subcommands: [
+            Join.self, RunDaemon.self, Status.self, ResetIdentity.self,
             Doctor.self, Screenshot.self, Dimensions.self, Position.self, Move.self, Click.self,
             Drag.self, Scroll.self, TypeText.self, Key.self, Clipboard.self, Release.self,
         ]

@@ -4,6 +4,7 @@ import Foundation
 import Hummingbird
 import Logging
 import ServiceLifecycle
+import SystemdSupport
 
 @main
 struct CyberdeskServer: AsyncParsableCommand {
@@ -50,11 +51,12 @@ struct StoreOptions: ParsableArguments {
     }
 }
 
-/// One bootstrap per process: log lines on stderr. Files the server creates (database,
-/// blobs, keys) are private to its user.
-func bootstrapLogging() {
+/// One bootstrap per process: `<N>` lines when stderr is the journal, coloured lines on a
+/// terminal, plain lines otherwise. Files the server creates (database, blobs, keys) are
+/// private to its user.
+func bootstrapLogging(level: String = "info") {
     umask(0o077)
-    LoggingSystem.bootstrap { label in StreamLogHandler.standardError(label: label) }
+    StandardErrorLogHandler.bootstrap(label: "cyberdesk-server", level: Logger.Level(rawValue: level) ?? .info)
 }
 
 /// Prints to stdout at once, so a parent process reading the pipe sees the line.
@@ -83,8 +85,15 @@ struct Serve: AsyncParsableCommand {
     var maxFileMb: Int = 50
 
     func run() async throws {
-        bootstrapLogging()
+        bootstrapLogging(level: store.logLevel)
         let logger = try store.logger()
+        let notifier: SystemdNotifier?
+        do {
+            notifier = try SystemdNotifier()
+        } catch {
+            logger.warning("systemd notifications disabled", metadata: ["error": "\(error)"])
+            notifier = nil
+        }
         let database = try await store.openStore()
         let directory = store.directory
         if let key = try await directory.bootstrap(store: database) {
@@ -99,13 +108,27 @@ struct Serve: AsyncParsableCommand {
         let host = self.host
         let application = buildApplication(app, host: host, port: port) { port in
             say("cyberdesk-server listening on http://\(host):\(port)")
+            _ = try? notifier?.ready(status: "listening on \(host):\(port)")
+        }
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: application, successTerminationBehavior: .gracefullyShutdownGroup),
+            .init(service: Sweeper(store: database, logger: logger), successTerminationBehavior: .ignore),
+            .init(service: LeaseSweeper(app: app), successTerminationBehavior: .ignore),
+        ]
+        if let notifier, notifier.watchdogInterval != nil {
+            services.append(
+                .init(service: WatchdogService(notifier: notifier, logger: logger), successTerminationBehavior: .ignore)
+            )
+        }
+        if let notifier, notifier.isEnabled {
+            services.append(
+                .init(
+                    service: StoppingNotificationService(notifier: notifier, logger: logger),
+                    successTerminationBehavior: .ignore))
         }
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
-                services: [
-                    .init(service: application, successTerminationBehavior: .gracefullyShutdownGroup),
-                    .init(service: Sweeper(store: database, logger: logger), successTerminationBehavior: .ignore),
-                ],
+                services: services,
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
         do {

@@ -62,6 +62,7 @@ public enum APIResponse: Sendable {
                 case .conflict: .conflict
                 case .tooLarge: .contentTooLarge
                 case .unavailable: .serviceUnavailable
+                case .gatewayTimeout: .gatewayTimeout
                 }
             return .detail(status, error.description)
         case let error as RequestValidationError:

@@ -18,6 +18,8 @@ public func buildApplication(
     ConnectionsController().register(api)
     RunsController().register(api)
     RunAttachmentsController().register(api)
+    ComputerController().register(api)
+    AgentController().register(api)
     return Application(
         router: router,
         configuration: ApplicationConfiguration(address: .hostname(host, port: port), serverName: "cyberdesk-server"),

@@ -16,6 +16,40 @@ public struct ControlPlane: Sendable {
     public let publicURL: String?
     public let logger: Logger
     public let now: @Sendable () -> Date
+    /// Wakes long-polling machines and relays computer commands.
+    public let hub = MachineHub()
+    public let agentTiming: AgentTiming
+
+    /// The agent protocol's clocks, all judged on the server.
+    public struct AgentTiming: Sendable {
+        /// How long a poll waits for a message before answering 204.
+        public var pollWait: Int
+        /// How long a claim or heartbeat keeps a run leased.
+        public var lease: Int
+        /// How often agents send heartbeats during a run.
+        public var heartbeat: Int
+        /// An offer not claimed within this many seconds goes back to the queue.
+        public var offerTimeout: Double
+        /// A started run whose lease lapsed this long ago is marked `error`.
+        public var lostGrace: Double
+        /// How long a computer command may take.
+        public var commandTimeout: Double
+
+        public init(
+            pollWait: Int = 25, lease: Int = 30, heartbeat: Int = 10, offerTimeout: Double = 20, lostGrace: Double = 15,
+            commandTimeout: Double = 30
+        ) {
+            self.pollWait = pollWait
+            self.lease = lease
+            self.heartbeat = heartbeat
+            self.offerTimeout = offerTimeout
+            self.lostGrace = lostGrace
+            self.commandTimeout = commandTimeout
+        }
+
+        /// A machine silent for this long is `disconnected`.
+        public var disconnectAfter: Double { Double(2 * pollWait + 10) }
+    }
 
     public struct Limits: Sendable {
         /// Largest request body (JSON with base64 files included).
@@ -30,8 +64,10 @@ public struct ControlPlane: Sendable {
 
     public init(
         store: any Store, blobs: any BlobStore, vault: Vault, signer: URLSigner, limits: Limits = Limits(),
-        publicURL: String? = nil, logger: Logger, now: @escaping @Sendable () -> Date = { Date() }
+        publicURL: String? = nil, agentTiming: AgentTiming = AgentTiming(), logger: Logger,
+        now: @escaping @Sendable () -> Date = { Date() }
     ) {
+        self.agentTiming = agentTiming
         self.store = store
         self.blobs = blobs
         self.vault = vault

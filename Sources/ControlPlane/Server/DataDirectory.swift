@@ -38,13 +38,14 @@ public struct DataDirectory: Sendable {
 
     /// Everything `serve` needs, built from the data directory.
     public func controlPlane(
-        store: any Store, limits: ControlPlane.Limits = .init(), publicURL: String?, logger: Logger
+        store: any Store, limits: ControlPlane.Limits = .init(), publicURL: String?,
+        agentTiming: ControlPlane.AgentTiming = .init(), logger: Logger
     ) throws -> ControlPlane {
         ControlPlane(
             store: store, blobs: try FileBlobStore(directory: blobsPath),
             vault: try Vault.loadOrCreate(keyFile: vaultKeyPath),
             signer: try URLSigner.loadOrCreate(keyFile: signingKeyPath), limits: limits, publicURL: publicURL,
-            logger: logger)
+            agentTiming: agentTiming, logger: logger)
     }
 
     /// On first start: an organization and an admin key, written to `admin-api-key` (0600).

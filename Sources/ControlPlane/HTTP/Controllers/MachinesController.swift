@@ -42,7 +42,7 @@ struct MachinesController {
             }
             if let name = call.query("name"), !name.isEmpty { filters.append(.equals("name", .text(name))) }
             if let search = call.query("search"), !search.isEmpty {
-                filters.append(.contains(["name", "fingerprint", "doc"], search))
+                filters.append(.contains(["search_text"], search))
             }
             let (skip, limit) = (try call.skip, try call.limit)
             let chosen = filters

@@ -41,7 +41,7 @@ struct PoolsController {
         api.add(.get, "/v1/pools") { call in
             var filters = try call.dateFilters()
             if let search = call.query("search"), !search.isEmpty {
-                filters.append(.contains(["name", "doc"], search))
+                filters.append(.contains(["search_text"], search))
             }
             let (skip, limit) = (try call.skip, try call.limit)
             let chosen = filters

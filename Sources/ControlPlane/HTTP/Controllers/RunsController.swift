@@ -7,6 +7,7 @@ struct RunsController {
         api.add(.post, "/v1/runs") { call in
             let request = try Self.request(try call.decode(RunCreate.self))
             let runs = try await call.app.runs.create([request], organizationID: call.organizationID)
+            call.app.hub.wakeAll()
             return try .json(runs[0].run, status: .created)
         }
 
@@ -24,6 +25,7 @@ struct RunsController {
             let request = try Self.request(single)
             let runs = try await call.app.runs.create(
                 Array(repeating: request, count: bulk.count), organizationID: call.organizationID)
+            call.app.hub.wakeAll()
             return try .json(
                 RunBulkCreateResponse(createdRuns: runs.map(\.run), failedCount: 0, errors: []), status: .created)
         }
@@ -58,6 +60,7 @@ struct RunsController {
             }
             let runs = try await call.app.runs.create(
                 requests, organizationID: call.organizationID, newSessionID: existingSession == nil ? sessionID : nil)
+            call.app.hub.wakeAll()
             return try .json(WorkflowChainResponse(sessionID: sessionID, runIDs: runs.map(\.id)), status: .created)
         }
 
@@ -75,7 +78,7 @@ struct RunsController {
             if let sessionID = try call.queryUUID("session_id") {
                 filters.append(.equals("session_id", .text(sessionID)))
             }
-            if let search = call.query("search"), !search.isEmpty { filters.append(.contains(["id", "doc"], search)) }
+            if let search = call.query("search"), !search.isEmpty { filters.append(.contains(["search_text"], search)) }
             let order: RecordOrder =
                 call.query("sort_mode") == "activity"
                 ? .custom(
@@ -158,7 +161,11 @@ struct RunsController {
             }
             if requested == .cancelled {
                 call.app.logger.info("run cancelled", metadata: ["run.id": "\(id)"])
+                if let machineID = updated.assignedMachineID, updated.leaseToken != nil {
+                    call.app.hub.post(AgentMessage(id: "cancel:\(id)", type: .cancel, runID: id), to: machineID)
+                }
             }
+            if requested?.isTerminal == true { call.app.hub.wakeAll() }
             return try .json(updated.run)
         }
 
@@ -190,6 +197,7 @@ struct RunsController {
             retry.poolIDs = try requireUUIDs(retry.poolIDs, field: "pool_ids")
             retry.sessionID = try retry.sessionID.map { try requireUUID($0, field: "session_id") }
             let stored = try await call.app.runs.retry(runID: id, organizationID: call.organizationID, with: retry)
+            call.app.hub.wakeAll()
             return try .json(stored.run)
         }
     }

@@ -46,7 +46,7 @@ struct TrajectoriesController {
                 filters.append(.equals("is_generated", .bool(generated)))
             }
             if let search = call.query("search"), !search.isEmpty {
-                filters.append(.contains(["name", "doc"], search))
+                filters.append(.contains(["search_text"], search))
             }
             let (skip, limit) = (try call.skip, try call.limit)
             let chosen = filters

@@ -24,7 +24,7 @@ struct WorkflowsController {
         api.add(.get, "/v1/workflows") { call in
             var filters = try call.dateFilters(updated: true)
             if let search = call.query("search"), !search.isEmpty {
-                filters.append(.contains(["name", "doc"], search))
+                filters.append(.contains(["search_text"], search))
             }
             let (skip, limit) = (try call.skip, try call.limit)
             let chosen = filters

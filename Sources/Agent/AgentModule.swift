@@ -1,0 +1,2 @@
+// The daemon library; see the files in its folders.
+enum AgentModule {}

@@ -1,0 +1,103 @@
+import CyberdeskAPI
+import FoundationEssentials
+import Logging
+import Synchronization
+
+/// The run executor's window on the control plane, for one claimed run: every call carries
+/// the run's lease token, so a run taken over by another attempt is refused (409) and the
+/// executor stops. Secret values pass through here once, on their way to `type`.
+public final class ServerRunEnvironment: RunEnvironment {
+    let client: AgentClient
+    let runID: String
+    let lease: String
+    let state: StateDirectory
+    let logger: Logger
+    let maxDownloadBytes: Int
+    private let step = Mutex<Int?>(nil)
+
+    public init(
+        client: AgentClient, runID: String, lease: String, state: StateDirectory, logger: Logger,
+        maxDownloadBytes: Int = 200 << 20
+    ) {
+        self.client = client
+        self.runID = runID
+        self.lease = lease
+        self.state = state
+        self.logger = logger
+        self.maxDownloadBytes = maxDownloadBytes
+    }
+
+    /// The step the run is at, for heartbeats and the restart record.
+    public var currentStep: Int? { step.withLock { $0 } }
+
+    public func secret(named name: String) async throws -> JSONValue {
+        logger.debug("fetching secret", metadata: ["run.id": "\(runID)", "secret.name": "\(name)"])
+        return try await retrying { try await self.client.secret(runID: self.runID, lease: self.lease, name: name) }
+    }
+
+    public func download(attachmentID: String) async throws -> [UInt8] {
+        try await retrying {
+            try await self.client.download(attachmentID: attachmentID, maxBytes: self.maxDownloadBytes)
+        }
+    }
+
+    public func record(_ events: [JSONObject]) async throws {
+        guard !events.isEmpty else { return }
+        try await retrying { try await self.client.events(runID: self.runID, lease: self.lease, events: events) }
+    }
+
+    public func uploadImage(_ png: [UInt8]) async throws -> String {
+        let digest = SHA256Digest.hex(png)
+        return try await retrying {
+            try await self.client.upload(
+                runID: self.runID, lease: self.lease, kind: "images", query: "", bytes: png, contentType: "image/png",
+                sha256: digest
+            ).id
+        }
+    }
+
+    public func export(filename: String, path: String, bytes: [UInt8]) async throws -> String {
+        let digest = SHA256Digest.hex(bytes)
+        let query = "?filename=\(Self.queryEscape(filename))&path=\(Self.queryEscape(path))"
+        return try await retrying {
+            try await self.client.upload(
+                runID: self.runID, lease: self.lease, kind: "attachments", query: query, bytes: bytes,
+                contentType: "application/octet-stream", sha256: digest
+            ).id
+        }
+    }
+
+    public func stepStarted(index: Int) async {
+        step.withLock { $0 = index }
+        try? state.setHeldRun(HeldRun(runID: runID, leaseToken: lease, stepIndex: index))
+    }
+
+    /// Transient failures (server restarting, network blip) are retried a few times with
+    /// backoff; anything else fails the step at once.
+    func retrying<T: Sendable>(_ body: @Sendable () async throws -> T) async throws -> T {
+        var backoff = Backoff(base: 0.5, maximum: 8)
+        var attempt = 0
+        while true {
+            do {
+                return try await body()
+            } catch let error as AgentClientError where error.isTransient && attempt < 6 {
+                attempt += 1
+                var retryAfter: Double?
+                if case .unavailable(_, _, let after) = error { retryAfter = after }
+                try await Task.sleep(for: .milliseconds(Int64(backoff.next(retryAfter: retryAfter) * 1000)))
+            }
+        }
+    }
+
+    static func queryEscape(_ text: String) -> String {
+        var escaped = ""
+        for byte in text.utf8 {
+            let plain =
+                (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5a) || (byte >= 0x61 && byte <= 0x7a)
+                || byte == 0x2d || byte == 0x2e || byte == 0x5f || byte == 0x7e || byte == 0x2f
+            escaped +=
+                plain ? String(UnicodeScalar(byte)) : "%" + String(byte, radix: 16, uppercase: true).leftPadded(2)
+        }
+        return escaped
+    }
+}

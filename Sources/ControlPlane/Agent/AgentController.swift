@@ -1,0 +1,589 @@
+import CyberdeskAPI
+import FoundationEssentials
+import HTTPTypes
+import Hummingbird
+import Logging
+
+/// `/v1/agent/...`: the machine side of the protocol (AGENT-PROTOCOL.md; the final shapes
+/// are in docs/AGENT-PROTOCOL.md).
+struct AgentController {
+    func register(_ api: APIRouter) {
+        let app = api.app
+
+        // Registration is the one agent call authorized by an API key or a one-time token.
+        api.router.post("/v1/agent/register") { request, context -> Response in
+            do {
+                let body = try await request.body.collect(upTo: 1 << 20)
+                let call = APICall(
+                    request: request, context: context, organizationID: "", body: Array(buffer: body), app: app)
+                return try await Self.registerMachine(call, credential: try APIRouter.bearer(request)).response()
+            } catch {
+                return APIResponse.from(error: error).response()
+            }
+        }
+
+        api.addAgent(.post, "/v1/agent/connect") { call in try await Self.connect(call) }
+        api.addAgent(.get, "/v1/agent/poll") { call in try await Self.poll(call) }
+        api.addAgent(.post, "/v1/agent/disconnect") { call in
+            try await Self.closeConnections(of: call.machine, except: nil, app: call.app)
+            try await call.app.store.transaction { tx in
+                guard
+                    var machine = try await tx.fetch(
+                        Machine.self, id: call.machineID, organizationID: nil, forUpdate: true)
+                else { return }
+                machine.status = .disconnected
+                try await tx.save(machine)
+            }
+            return .empty
+        }
+        api.addAgent(.post, "/v1/agent/runs/:id/claim") { call in try await Self.claim(call) }
+        api.addAgent(.post, "/v1/agent/runs/:id/start") { call in try await Self.start(call) }
+        api.addAgent(.post, "/v1/agent/runs/:id/heartbeat") { call in try await Self.heartbeat(call) }
+        api.addAgent(.post, "/v1/agent/runs/:id/secrets/:name") { call in try await Self.secret(call) }
+        api.addAgent(.post, "/v1/agent/runs/:id/events") { call in try await Self.events(call) }
+        api.addAgent(.post, "/v1/agent/runs/:id/images", maxBody: app.limits.maxFileBytes) { call in
+            try await Self.image(call)
+        }
+        api.addAgent(.post, "/v1/agent/runs/:id/attachments", maxBody: app.limits.maxFileBytes) { call in
+            try await Self.upload(call)
+        }
+        api.addAgent(.post, "/v1/agent/runs/:id/complete") { call in try await Self.complete(call) }
+        api.addAgent(.get, "/v1/agent/attachments/:id/content") { call in try await Self.content(call) }
+        api.addAgent(.post, "/v1/agent/commands/:id/result", maxBody: app.limits.maxFileBytes) { call in
+            let id = try call.api.id()
+            let status = call.api.request.headers[HTTPField.Name("X-Command-Status")!].flatMap(Int.init) ?? 200
+            let result = CommandResult(
+                contentType: call.api.request.headers[.contentType] ?? "application/json", body: call.api.body,
+                status: status)
+            guard call.app.hub.complete(commandID: id, machineID: call.machineID, result: result) else {
+                throw ControlPlaneError.notFound(
+                    "command \(id) is not waiting for a result (it timed out or was answered)")
+            }
+            return .empty
+        }
+    }
+
+    // MARK: Registration and connections
+
+    static func registerMachine(_ call: APICall, credential: String) async throws -> APIResponse {
+        let request = try call.decode(AgentRegisterRequest.self)
+        guard !request.fingerprint.isEmpty, request.fingerprint.utf8.count <= 200 else {
+            throw RequestValidationError(
+                loc: ["body", "fingerprint"], msg: "String should have 1 to 200 characters", type: "string_too_short")
+        }
+        let app = call.app
+        let time = Timestamp.truncated(app.now())
+        let machineToken = Credentials.generate(prefix: "cdm_")
+        let hash = Credentials.hash(credential)
+        let machine = try await app.store.transaction { tx -> Machine in
+            var organizationID: String
+            var poolNames = request.pools ?? []
+            if credential.hasPrefix("cdt_") {
+                guard var token = try await tx.registrationToken(hash: hash), token.usedAt == nil,
+                    token.expiresAt > time
+                else {
+                    throw ControlPlaneError.unauthorized(
+                        "the registration token is unknown, expired or already used; create a new one with 'cyberdesk-server tokens create'"
+                    )
+                }
+                token.usedAt = time
+                try await tx.saveRegistrationToken(token)
+                organizationID = token.organizationID
+                poolNames += token.poolNames
+            } else {
+                guard let key = try await tx.apiKey(hash: hash), key.revokedAt == nil else {
+                    throw ControlPlaneError.unauthorized("invalid or revoked API key")
+                }
+                organizationID = key.organizationID
+            }
+            var machine: Machine
+            if let existing = try await tx.machine(fingerprint: request.fingerprint, organizationID: organizationID) {
+                machine = existing
+            } else {
+                machine = Machine(
+                    id: UUIDText.new(), organizationID: organizationID, fingerprint: request.fingerprint,
+                    unkeyKeyID: "cyberdesk-agent", name: request.name ?? request.hostname, version: request.version,
+                    hostname: request.hostname, osInfo: request.osInfo, status: .disconnected, isAvailable: true,
+                    alertsEnabled: false, machineParameters: nil, machineSensitiveParameters: nil,
+                    reservedSessionID: nil, lastSeen: time, createdAt: time)
+                try await tx.insert(machine)
+            }
+            if let name = request.name { machine.name = name }
+            machine.hostname = request.hostname ?? machine.hostname
+            machine.osInfo = request.osInfo ?? machine.osInfo
+            machine.version = request.version ?? machine.version
+            try await tx.save(machine)
+            try await tx.setMachineToken(hash: Credentials.hash(machineToken), machineID: machine.id)
+            for name in RunFactory.unique(poolNames) where !name.isEmpty {
+                let pool = try await Self.pool(named: name, organizationID: organizationID, at: time, in: tx)
+                try await tx.addMachines([machine.id], toPool: pool.id)
+            }
+            return machine
+        }
+        app.logger.info(
+            "machine registered", metadata: ["machine.id": "\(machine.id)", "org.id": "\(machine.organizationID)"])
+        return try .json(AgentRegisterResponse(machineID: machine.id, machineToken: machineToken))
+    }
+
+    static func pool(named name: String, organizationID: String, at time: Date, in tx: any StoreTransaction)
+        async throws -> Pool
+    {
+        if let pool = try await tx.list(
+            Pool.self, organizationID: organizationID, filters: [.equals("name", .text(name))], order: .oldestFirst,
+            skip: 0, limit: 1
+        ).items.first {
+            return pool
+        }
+        let pool = Pool(
+            id: UUIDText.new(), organizationID: organizationID, name: name, description: nil, poolParameters: nil,
+            poolSensitiveParameters: nil, machineCount: 0, createdAt: time, updatedAt: time)
+        try await tx.insert(pool)
+        return pool
+    }
+
+    static func connect(_ call: AgentCall) async throws -> APIResponse {
+        let request =
+            call.api.body.isEmpty
+            ? AgentConnectRequest(version: nil, hostname: nil, display: nil)
+            : try call.api.decode(AgentConnectRequest.self)
+        let app = call.app
+        let time = Timestamp.truncated(app.now())
+        let connection = Connection(
+            id: UUIDText.new(), organizationID: call.organizationID, websocketID: UUIDText.new(),
+            machineID: call.machineID, connectedAt: time, disconnectedAt: nil, lastPing: time, status: .connected,
+            ipAddress: call.api.request.headers[HTTPField.Name("X-Forwarded-For")!],
+            userAgent: call.api.request.headers[.userAgent])
+        try await closeConnections(of: call.machine, except: nil, app: app)
+        let timing = app.agentTiming
+        try await app.store.transaction { tx in
+            try await tx.insert(connection)
+            guard
+                var machine = try await tx.fetch(Machine.self, id: call.machineID, organizationID: nil, forUpdate: true)
+            else { throw ControlPlaneError.unauthorized("machine \(call.machineID) was deleted") }
+            machine.status = .connected
+            machine.lastSeen = time
+            if let version = request.version { machine.version = version }
+            if let hostname = request.hostname { machine.hostname = hostname }
+            try await tx.save(machine)
+            // Runs held by earlier connections: the one this process still executes moves to
+            // the new connection; the rest were interrupted.
+            for var stored in try await tx.activeRuns(onMachine: machine.id) where stored.leaseToken != nil {
+                if let active = request.activeRun, active.runID == stored.id, active.leaseToken == stored.leaseToken {
+                    stored.connectionID = connection.id
+                    stored.leaseExpiresAt = time.addingTimeInterval(Double(timing.lease))
+                    try await tx.save(stored)
+                    continue
+                }
+                let held = request.heldRun?.runID == stored.id ? request.heldRun : nil
+                try await interrupt(
+                    &stored, reason: "agent restarted", stepIndex: held?.stepIndex ?? stored.stepIndex, at: time, in: tx
+                )
+            }
+        }
+        app.hub.wake(call.machineID)
+        app.logger.info(
+            "machine connected",
+            metadata: ["machine.id": "\(call.machineID)", "connection.id": "\(connection.id)"])
+        return try .json(
+            AgentConnectResponse(
+                connectionID: connection.id, machineID: call.machineID, pollWaitSeconds: timing.pollWait,
+                leaseSeconds: timing.lease, heartbeatSeconds: timing.heartbeat))
+    }
+
+    /// A run whose machine lost it: not started → back to the queue; started → `error`.
+    static func interrupt(
+        _ stored: inout StoredRun, reason: String, stepIndex: Int?, at time: Date, in tx: any StoreTransaction
+    ) async throws {
+        if stored.run.status == .scheduling {
+            stored.assignedMachineID = nil
+            stored.run.machineID = stored.pinnedMachineID
+            stored.offeredAt = nil
+            stored.leaseToken = nil
+            stored.leaseExpiresAt = nil
+            stored.connectionID = nil
+            try await tx.save(stored)
+            return
+        }
+        let step = stepIndex.map { " during step \($0)" } ?? ""
+        try await Scheduler.end(
+            &stored, status: .error, errors: ["\(reason)\(step); the run was not completed (retry it to run again)"],
+            output: nil, at: time, in: tx)
+    }
+
+    static func closeConnections(of machine: Machine, except keep: String?, app: ControlPlane) async throws {
+        let time = Timestamp.truncated(app.now())
+        try await app.store.transaction { tx in
+            let open = try await tx.list(
+                Connection.self, organizationID: machine.organizationID,
+                filters: [.equals("machine_id", .text(machine.id)), .equals("status", .text("connected"))],
+                order: .oldestFirst, skip: 0, limit: 1000)
+            for var connection in open.items where connection.id != keep {
+                connection.status = .disconnected
+                connection.disconnectedAt = time
+                try await tx.save(connection)
+            }
+        }
+    }
+
+    // MARK: Long-poll
+
+    static func poll(_ call: AgentCall) async throws -> APIResponse {
+        let app = call.app
+        guard let connectionID = try call.api.queryUUID("connection_id") else {
+            throw RequestValidationError(loc: ["query", "connection_id"], msg: "Field required", type: "missing")
+        }
+        let wait = try call.api.queryInt("wait", default: app.agentTiming.pollWait, in: 0...60)
+        let acknowledged = Set(call.api.queryAll("ack").flatMap { $0.split(separator: ",").map(String.init) })
+        app.hub.acknowledge(acknowledged, machineID: call.machineID)
+        let draining = try call.api.queryBool("draining") ?? false
+
+        try await touch(call, connectionID: connectionID)
+        let deadline = ContinuousClock.now + .seconds(wait)
+        while true {
+            let stamp = app.hub.stamp(call.machineID)
+            var messages = app.hub.pending(for: call.machineID)
+            if !draining, let offer = try await offer(for: call.machineID, app: app) {
+                messages.append(offer)
+            }
+            if !messages.isEmpty { return try .json(AgentPollResponse(messages: messages)) }
+            let remaining = deadline - ContinuousClock.now
+            if remaining <= .zero || Task.isCancelled { return .empty }
+            await app.hub.wait(call.machineID, stamp: stamp, timeout: remaining)
+        }
+    }
+
+    /// Every poll is a heartbeat of the machine: `last_seen`, `connected`, the connection's ping.
+    static func touch(_ call: AgentCall, connectionID: String) async throws {
+        let time = Timestamp.truncated(call.app.now())
+        try await call.app.store.transaction { tx in
+            guard
+                var connection = try await tx.fetch(
+                    Connection.self, id: connectionID, organizationID: call.organizationID, forUpdate: true),
+                connection.machineID == call.machineID
+            else { throw ControlPlaneError.notFound("connection \(connectionID) not found; connect again") }
+            guard connection.status == .connected else {
+                throw ControlPlaneError.conflict(
+                    "connection \(connectionID) was replaced by a newer one; connect again")
+            }
+            connection.lastPing = time
+            try await tx.save(connection)
+            guard
+                var machine = try await tx.fetch(Machine.self, id: call.machineID, organizationID: nil, forUpdate: true)
+            else { return }
+            machine.lastSeen = time
+            machine.status = .connected
+            try await tx.save(machine)
+        }
+    }
+
+    /// The run offered to the machine: one already offered and not yet claimed, or the
+    /// scheduler's next pick when the machine holds nothing.
+    static func offer(for machineID: String, app: ControlPlane) async throws -> AgentMessage? {
+        let active = try await app.store.transaction { try await $0.activeRuns(onMachine: machineID) }
+        if let offered = active.first(where: { $0.leaseToken == nil && $0.run.status == .scheduling }) {
+            return offerMessage(offered)
+        }
+        if active.contains(where: { $0.leaseToken != nil }) { return nil }
+        guard let dispatch = try await app.scheduler.dispatch(toMachine: machineID) else { return nil }
+        return offerMessage(dispatch.run)
+    }
+
+    static func offerMessage(_ stored: StoredRun) -> AgentMessage {
+        AgentMessage(
+            id: "offer:\(stored.id):\(stored.attempt)", type: .runOffer, runID: stored.id, attempt: stored.attempt)
+    }
+
+    // MARK: Runs
+
+    /// The run, which must be assigned to the calling machine.
+    static func assignedRun(_ call: AgentCall, forUpdate: Bool, in tx: any StoreTransaction) async throws -> StoredRun {
+        let id = try call.api.id()
+        guard
+            let stored = try await tx.fetch(
+                StoredRun.self, id: id, organizationID: call.organizationID, forUpdate: forUpdate),
+            stored.assignedMachineID == call.machineID
+        else { throw ControlPlaneError.notFound("run \(id) not found for this machine") }
+        return stored
+    }
+
+    /// The run, which must be leased to the caller with this token (the fencing check).
+    static func leasedRun(_ call: AgentCall, token: String, in tx: any StoreTransaction) async throws -> StoredRun {
+        let stored = try await assignedRun(call, forUpdate: true, in: tx)
+        guard let lease = stored.leaseToken, lease == token else {
+            throw ControlPlaneError.conflict(
+                "run \(stored.id): this lease is not held (another attempt owns the run); abandon it")
+        }
+        return stored
+    }
+
+    static func claim(_ call: AgentCall) async throws -> APIResponse {
+        let app = call.app
+        let time = Timestamp.truncated(app.now())
+        let timing = app.agentTiming
+        let claimKey = call.api.request.headers[HTTPField.Name("Idempotency-Key")!]
+        let (stored, work) = try await app.store.transaction { tx -> (StoredRun, RunAssignment) in
+            var stored = try await assignedRun(call, forUpdate: true, in: tx)
+            if stored.leaseToken != nil {
+                // A retried claim of the same attempt gets the same lease.
+                guard claimKey == "\(stored.id):\(stored.attempt)", stored.run.status == .scheduling else {
+                    throw ControlPlaneError.conflict("run \(stored.id) is already claimed")
+                }
+            } else {
+                guard stored.run.status == .scheduling else {
+                    throw ControlPlaneError.conflict("run \(stored.id) is \(stored.run.status.rawValue), not waiting")
+                }
+                stored.leaseToken = Credentials.generate(prefix: "lease_")
+            }
+            stored.leaseExpiresAt = time.addingTimeInterval(Double(timing.lease))
+            try await tx.save(stored)
+            return (stored, try await assignment(for: stored, machine: call.machine, in: tx))
+        }
+        app.logger.info(
+            "run claimed",
+            metadata: ["run.id": "\(stored.id)", "machine.id": "\(call.machineID)", "attempt": "\(stored.attempt)"])
+        return try .json(RunClaimResponse(leaseToken: stored.leaseToken ?? "", leaseSeconds: timing.lease, run: work))
+    }
+
+    /// What the machine needs to execute the run: never a secret value.
+    static func assignment(for stored: StoredRun, machine: Machine, in tx: any StoreTransaction) async throws
+        -> RunAssignment
+    {
+        guard
+            let workflow = try await tx.fetch(
+                Workflow.self, id: stored.run.workflowID, organizationID: stored.organizationID, forUpdate: false)
+        else { throw ControlPlaneError.notFound("workflow \(stored.run.workflowID) was deleted") }
+        let trajectory = try await InputCheck.mainTrajectory(of: workflow, in: tx)
+        var dimensions: DisplaySize?
+        if let width = trajectory?.dimensions["width"]?.intValue,
+            let height = trajectory?.dimensions["height"]?.intValue
+        {
+            dimensions = DisplaySize(width: Int(width), height: Int(height))
+        }
+        let inputs = try await Scheduler.mergedInputs(run: stored, machine: machine, in: tx)
+        var names = Set(try await tx.secrets(ownerKind: .run, ownerID: stored.id).map(\.name))
+        names.formUnion(try await tx.secrets(ownerKind: .machine, ownerID: machine.id).map(\.name))
+        let poolIDs = stored.run.poolIDs.isEmpty ? try await tx.poolIDs(ofMachine: machine.id) : stored.run.poolIDs
+        for poolID in poolIDs { names.formUnion(try await tx.secrets(ownerKind: .pool, ownerID: poolID).map(\.name)) }
+        let files = try await tx.attachments(ofRun: stored.id).filter { $0.attachmentType == .input }.map {
+            FileInputDescriptor(
+                attachmentID: $0.id, filename: $0.filename, targetPath: $0.targetPath, sizeBytes: $0.sizeBytes,
+                sha256: $0.sha256, cleanupImportsAfterRun: $0.cleanupImportsAfterRun)
+        }
+        return RunAssignment(
+            runID: stored.id, attempt: stored.attempt, workflowID: workflow.id, workflowName: workflow.name,
+            mainPrompt: stored.run.mainPrompt ?? workflow.mainPrompt, includesFileExports: workflow.includesFileExports,
+            terminalCommandAllowlist: workflow.terminalCommandAllowlist, steps: trajectory?.trajectoryData ?? [],
+            trajectoryID: trajectory?.id, dimensions: dimensions, inputValues: inputs, sensitiveNames: names.sorted(),
+            fileInputs: files, sessionID: stored.run.sessionID)
+    }
+
+    static func start(_ call: AgentCall) async throws -> APIResponse {
+        let lease = try call.api.decode(LeaseRequest.self)
+        let app = call.app
+        let time = Timestamp.truncated(app.now())
+        let stored = try await app.store.transaction { tx in
+            var stored = try await leasedRun(call, token: lease.leaseToken, in: tx)
+            switch stored.run.status {
+            case .scheduling:
+                stored.run.status = .running
+                stored.run.startedAt = time
+            case .running:
+                break
+            default:
+                throw ControlPlaneError.conflict("run \(stored.id) is \(stored.run.status.rawValue); do not start it")
+            }
+            stored.leaseExpiresAt = time.addingTimeInterval(Double(app.agentTiming.lease))
+            try await tx.save(stored)
+            return stored
+        }
+        app.logger.info("run started", metadata: ["run.id": "\(stored.id)", "machine.id": "\(call.machineID)"])
+        return try .json(stored.run)
+    }
+
+    static func heartbeat(_ call: AgentCall) async throws -> APIResponse {
+        let lease = try call.api.decode(LeaseRequest.self)
+        let app = call.app
+        let time = Timestamp.truncated(app.now())
+        let cancel = try await app.store.transaction { tx -> Bool in
+            var stored = try await leasedRun(call, token: lease.leaseToken, in: tx)
+            if stored.run.status == .cancelled { return true }
+            guard !stored.run.status.isTerminal else {
+                throw ControlPlaneError.conflict(
+                    "run \(stored.id) has ended (\(stored.run.status.rawValue)); abandon it")
+            }
+            stored.leaseExpiresAt = time.addingTimeInterval(Double(app.agentTiming.lease))
+            if let step = lease.stepIndex { stored.stepIndex = step }
+            try await tx.save(stored)
+            return false
+        }
+        return try .json(HeartbeatResponse(cancelRequested: cancel, leaseSeconds: app.agentTiming.lease))
+    }
+
+    static func secret(_ call: AgentCall) async throws -> APIResponse {
+        let lease = try call.api.decode(LeaseRequest.self)
+        let name = call.api.context.parameters.get("name") ?? ""
+        let app = call.app
+        let value = try await app.store.transaction { tx -> JSONValue in
+            let stored = try await leasedRun(call, token: lease.leaseToken, in: tx)
+            guard stored.run.status == .running else {
+                throw ControlPlaneError.conflict("secrets are available only while the run is running")
+            }
+            let poolIDs =
+                stored.run.poolIDs.isEmpty ? try await tx.poolIDs(ofMachine: call.machineID) : stored.run.poolIDs
+            // Run values first, then the machine's, then the pools'.
+            var owners: [(VaultSecret.OwnerKind, String)] = [(.run, stored.id), (.machine, call.machineID)]
+            owners += poolIDs.map { (.pool, $0) }
+            for (kind, owner) in owners {
+                let secrets = try await tx.secrets(ownerKind: kind, ownerID: owner)
+                if let exact = secrets.first(where: { $0.name == name }) { return try app.vault.reveal(exact) }
+                let nested = secrets.filter { $0.name.hasPrefix(name + ".") }
+                if !nested.isEmpty {
+                    var object: JSONObject = [:]
+                    for secret in nested {
+                        object[String(secret.name.dropFirst(name.count + 1))] = try app.vault.reveal(secret)
+                    }
+                    return .object(object)
+                }
+            }
+            throw ControlPlaneError.notFound("the run has no sensitive input named '\(name)'")
+        }
+        let runID = try call.api.id()
+        app.logger.info("secret released", metadata: ["run.id": "\(runID)", "secret.name": "\(name)"])
+        return try .json(SecretResponse(value: value))
+    }
+
+    static func events(_ call: AgentCall) async throws -> APIResponse {
+        let request = try call.api.decode(RunEventsRequest.self)
+        try await call.app.store.transaction { tx in
+            var stored = try await leasedRun(call, token: request.leaseToken, in: tx)
+            var history = stored.run.runMessageHistory ?? []
+            history += request.events.map { .object($0) }
+            stored.run.runMessageHistory = Array(history.suffix(10_000))
+            try await tx.save(stored)
+        }
+        return .empty
+    }
+
+    /// The lease token of upload calls travels in a header: the body is the file.
+    static func uploadLease(_ call: AgentCall) throws -> String {
+        guard let token = call.api.request.headers[HTTPField.Name("X-Lease-Token")!] else {
+            throw ControlPlaneError.badRequest("missing X-Lease-Token header")
+        }
+        return token
+    }
+
+    static func checkDigest(_ call: AgentCall, _ digest: String) throws {
+        if let expected = call.api.request.headers[HTTPField.Name("X-Content-SHA256")!], expected.lowercased() != digest
+        {
+            throw ControlPlaneError.badRequest(
+                "the upload's SHA-256 is \(digest), not \(expected): the body was damaged in transit")
+        }
+    }
+
+    static func image(_ call: AgentCall) async throws -> APIResponse {
+        let token = try uploadLease(call)
+        let app = call.app
+        let digest = try await app.blobs.put(call.api.body)
+        try checkDigest(call, digest)
+        let imageID = UUIDText.new()
+        try await app.store.transaction { tx in
+            var stored = try await leasedRun(call, token: token, in: tx)
+            stored.images = (stored.images ?? [:]).merging([imageID: digest]) { _, new in new }
+            try await tx.save(stored)
+        }
+        return try .json(UploadResponse(id: imageID, sha256: digest, sizeBytes: Int64(call.api.body.count)))
+    }
+
+    static func upload(_ call: AgentCall) async throws -> APIResponse {
+        let token = try uploadLease(call)
+        guard let filename = call.api.query("filename") else {
+            throw RequestValidationError(loc: ["query", "filename"], msg: "Field required", type: "missing")
+        }
+        try RunFactory.checkFilename(filename, field: "filename")
+        let sourcePath = call.api.query("path")
+        let app = call.app
+        let digest = try await app.blobs.put(call.api.body)
+        try checkDigest(call, digest)
+        let time = Timestamp.truncated(app.now())
+        let contentType = call.api.request.headers[.contentType] ?? ContentTypes.guess(filename)
+        let attachment = try await app.store.transaction { tx -> RunAttachment in
+            var stored = try await leasedRun(call, token: token, in: tx)
+            // Idempotent per (run, source path, content): a retried upload returns the first.
+            if let existing = try await tx.attachments(ofRun: stored.id).first(where: {
+                $0.attachmentType == .output && $0.sha256 == digest && $0.targetPath == sourcePath
+                    && $0.filename == filename
+            }) {
+                return existing
+            }
+            let attachment = RunAttachment(
+                id: UUIDText.new(), organizationID: stored.organizationID, runID: stored.id, filename: filename,
+                contentType: contentType == "application/octet-stream" ? ContentTypes.guess(filename) : contentType,
+                attachmentType: .output, sizeBytes: Int64(call.api.body.count), sha256: digest,
+                storagePath: "sha256/" + digest, targetPath: sourcePath, cleanupImportsAfterRun: false, expiresAt: nil,
+                createdAt: time)
+            try await tx.insert(attachment)
+            stored.run.outputAttachmentIDs.append(attachment.id)
+            try await tx.save(stored)
+            return attachment
+        }
+        return try .json(UploadResponse(id: attachment.id, sha256: digest, sizeBytes: attachment.sizeBytes))
+    }
+
+    static func complete(_ call: AgentCall) async throws -> APIResponse {
+        let request = try call.api.decode(RunCompleteRequest.self)
+        guard request.status.isTerminal else {
+            throw RequestValidationError(
+                loc: ["body", "status"], msg: "Input should be 'success', 'task_failed', 'error' or 'cancelled'",
+                type: "enum")
+        }
+        let app = call.app
+        let time = Timestamp.truncated(app.now())
+        let stored = try await app.store.transaction { tx -> StoredRun in
+            var stored = try await assignedRun(call, forUpdate: true, in: tx)
+            // Completion is idempotent: a repeated call (or one after a cancel) changes nothing.
+            if stored.run.status.isTerminal {
+                if stored.leaseToken == request.leaseToken, stored.leaseExpiresAt != nil {
+                    stored.leaseExpiresAt = nil
+                    try await tx.save(stored)
+                }
+                return stored
+            }
+            guard stored.leaseToken == request.leaseToken else {
+                throw ControlPlaneError.conflict("run \(stored.id): this lease is not held; the result is discarded")
+            }
+            try await Scheduler.end(
+                &stored, status: request.status, errors: request.error, output: request.outputData, at: time, in: tx)
+            return stored
+        }
+        app.hub.wake(call.machineID)
+        app.hub.wakeAll()
+        app.logger.info(
+            "run completed",
+            metadata: [
+                "run.id": "\(stored.id)", "machine.id": "\(call.machineID)",
+                "run.status": "\(stored.run.status.rawValue)",
+            ])
+        return try .json(stored.run)
+    }
+
+    static func content(_ call: AgentCall) async throws -> APIResponse {
+        let id = try call.api.id()
+        let app = call.app
+        let attachment = try await app.store.transaction { tx -> RunAttachment in
+            guard
+                let attachment = try await tx.fetch(
+                    RunAttachment.self, id: id, organizationID: call.organizationID, forUpdate: false),
+                let run = try await tx.fetch(
+                    StoredRun.self, id: attachment.runID, organizationID: call.organizationID, forUpdate: false),
+                run.assignedMachineID == call.machineID
+            else { throw ControlPlaneError.notFound("attachment \(id) not found for this machine") }
+            return attachment
+        }
+        guard let bytes = try await app.blobs.get(attachment.sha256) else {
+            throw ControlPlaneError.notFound("the content of attachment \(id) is missing from the blob store")
+        }
+        var headers = HTTPFields()
+        headers[HTTPField.Name("X-Content-SHA256")!] = attachment.sha256
+        return .bytes(bytes, contentType: "application/octet-stream", headers: headers)
+    }
+}

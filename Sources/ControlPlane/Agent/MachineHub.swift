@@ -1,0 +1,187 @@
+import CyberdeskAPI
+import FoundationEssentials
+import Synchronization
+
+/// Wakes long-polling machines and relays ad-hoc commands to them, in this process.
+///
+/// Run offers are not kept here: a poll derives them from the store, so nothing is lost
+/// when the server restarts. The hub only says "look again now" (a per-machine generation
+/// counter, so a wake between a poll's look and its wait is never missed) and holds what
+/// exists only in memory: commands waiting for their machine, and cancel notices (which
+/// heartbeats also carry, from the store).
+public final class MachineHub: Sendable {
+    struct Waiter {
+        var machineID: String
+        var continuation: CheckedContinuation<Void, Never>
+    }
+
+    struct PendingCommand {
+        var machineID: String
+        var command: AgentCommand
+        var continuation: CheckedContinuation<CommandResult, any Error>?
+        /// When a poll last carried the command; it is carried again only after
+        /// `redeliveryInterval`, in case that poll's answer was lost.
+        var deliveredAt: ContinuousClock.Instant?
+    }
+
+    /// How long a delivered command waits for its result before a poll carries it again.
+    static let redeliveryInterval: Duration = .seconds(10)
+
+    struct State {
+        var generations: [String: UInt64] = [:]
+        var allGeneration: UInt64 = 0
+        var waiters: [UUID: Waiter] = [:]
+        var notices: [String: [AgentMessage]] = [:]
+        var commands: [String: PendingCommand] = [:]
+    }
+
+    private let state = Mutex(State())
+
+    public init() {}
+
+    /// A stamp to pass to `wait`: the machine's generation plus the all-machines one.
+    public func stamp(_ machineID: String) -> UInt64 {
+        state.withLock { ($0.generations[machineID] ?? 0) &+ $0.allGeneration }
+    }
+
+    /// Wakes the machine's poll (a run was pinned to it, cancelled, or a command came).
+    public func wake(_ machineID: String) {
+        let woken = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+            state.generations[machineID, default: 0] &+= 1
+            let ids = state.waiters.filter { $0.value.machineID == machineID }.map(\.key)
+            return ids.compactMap { state.waiters.removeValue(forKey: $0)?.continuation }
+        }
+        for continuation in woken { continuation.resume() }
+    }
+
+    /// Wakes every waiting machine (a run any of them might take was created).
+    public func wakeAll() {
+        let woken = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+            state.allGeneration &+= 1
+            defer { state.waiters.removeAll() }
+            return state.waiters.values.map(\.continuation)
+        }
+        for continuation in woken { continuation.resume() }
+    }
+
+    /// Waits until the machine is woken, `timeout` passes, or the task is cancelled.
+    /// Returns at once when the stamp is already stale.
+    public func wait(_ machineID: String, stamp: UInt64, timeout: Duration) async {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await self.waitForWake(machineID, stamp: stamp) }
+            group.addTask { try? await Task.sleep(for: timeout) }
+            await group.next()
+            group.cancelAll()
+        }
+    }
+
+    private func waitForWake(_ machineID: String, stamp: UInt64) async {
+        let id = UUID()
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let resumeNow = state.withLock { state -> Bool in
+                    let current = (state.generations[machineID] ?? 0) &+ state.allGeneration
+                    if current != stamp || Task.isCancelled { return true }
+                    state.waiters[id] = Waiter(machineID: machineID, continuation: continuation)
+                    return false
+                }
+                if resumeNow { continuation.resume() }
+            }
+        } onCancel: {
+            let waiter = state.withLock { $0.waiters.removeValue(forKey: id) }
+            waiter?.continuation.resume()
+        }
+    }
+
+    /// Queues a message (cancel, drain) for the machine's next poll and wakes it.
+    public func post(_ message: AgentMessage, to machineID: String) {
+        state.withLock { state in
+            if !(state.notices[machineID] ?? []).contains(where: { $0.id == message.id }) {
+                state.notices[machineID, default: []].append(message)
+            }
+        }
+        wake(machineID)
+    }
+
+    /// Messages waiting for the machine: notices, then commands not yet answered.
+    /// Messages stay until acknowledged (or answered), so a lost poll answer is redelivered;
+    /// a command is carried again only when its result is overdue.
+    public func pending(for machineID: String) -> [AgentMessage] {
+        let now = ContinuousClock.now
+        return state.withLock { state in
+            var commands: [AgentMessage] = []
+            for (id, pending) in state.commands where pending.machineID == machineID {
+                if let delivered = pending.deliveredAt, now - delivered < Self.redeliveryInterval { continue }
+                state.commands[id]?.deliveredAt = now
+                commands.append(AgentMessage(id: id, type: .command, command: pending.command))
+            }
+            return (state.notices[machineID] ?? []) + commands.sorted { $0.id < $1.id }
+        }
+    }
+
+    /// Drops acknowledged notices.
+    public func acknowledge(_ ids: Set<String>, machineID: String) {
+        guard !ids.isEmpty else { return }
+        state.withLock { $0.notices[machineID]?.removeAll { ids.contains($0.id) } }
+    }
+
+    /// Sends a command to the machine and waits for its result, at most `timeout`.
+    public func submit(_ command: AgentCommand, to machineID: String, timeout: Duration) async throws
+        -> CommandResult
+    {
+        let id = command.commandID
+        defer { _ = state.withLock { $0.commands.removeValue(forKey: id) } }
+        return try await withThrowingTaskGroup(of: CommandResult?.self) { group in
+            group.addTask {
+                try await withTaskCancellationHandler {
+                    try await withCheckedThrowingContinuation { continuation in
+                        self.state.withLock { state in
+                            state.commands[id] = PendingCommand(
+                                machineID: machineID, command: command, continuation: continuation)
+                        }
+                        self.wake(machineID)
+                    }
+                } onCancel: {
+                    let pending = self.state.withLock { $0.commands.removeValue(forKey: id) }
+                    pending?.continuation?.resume(throwing: CancellationError())
+                }
+            }
+            group.addTask {
+                try await Task.sleep(for: timeout)
+                return nil
+            }
+            defer { group.cancelAll() }
+            guard let first = try await group.next(), let result = first else {
+                throw ControlPlaneError.gatewayTimeout(
+                    "machine \(machineID) did not answer the command within \(timeout.components.seconds) s")
+            }
+            return result
+        }
+    }
+
+    /// Delivers a command's result from its machine; false when nobody waits for it (any
+    /// more) or it belongs to another machine.
+    public func complete(commandID: String, machineID: String, result: CommandResult) -> Bool {
+        let pending = state.withLock { state -> PendingCommand? in
+            guard state.commands[commandID]?.machineID == machineID else { return nil }
+            return state.commands.removeValue(forKey: commandID)
+        }
+        guard let continuation = pending?.continuation else { return false }
+        continuation.resume(returning: result)
+        return true
+    }
+}
+
+/// What a machine answered to a command.
+public struct CommandResult: Sendable {
+    public var contentType: String
+    public var body: [UInt8]
+    /// The agent's own status for the action (200 ok, 400 bad params, 500 failure...).
+    public var status: Int
+
+    public init(contentType: String, body: [UInt8], status: Int) {
+        self.contentType = contentType
+        self.body = body
+        self.status = status
+    }
+}

@@ -1,0 +1,45 @@
+import Logging
+import Synchronization
+
+/// Keeps every line logged through its loggers, so a test can search what the agent wrote
+/// (a secret must never be there). Used instead of `LoggingSystem.bootstrap`, which may run
+/// once per process.
+final class LogCollector: Sendable {
+    private let lines = Mutex<[String]>([])
+
+    var all: [String] { lines.withLock { $0 } }
+
+    func append(_ line: String) {
+        lines.withLock { $0.append(line) }
+    }
+
+    /// A logger at `trace`, so the search covers everything the code could log.
+    func logger(label: String = "agent-tests") -> Logger {
+        var logger = Logger(label: label) { label in CollectingLogHandler(label: label, collector: self) }
+        logger.logLevel = .trace
+        return logger
+    }
+}
+
+/// One line per event: level, label, message, metadata and error, as a log sink would see them.
+struct CollectingLogHandler: LogHandler {
+    let label: String
+    let collector: LogCollector
+    var logLevel: Logger.Level = .trace
+    var metadata: Logger.Metadata = [:]
+    var metadataProvider: Logger.MetadataProvider?
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+        var all = metadata
+        if let provided = metadataProvider?.get() { all.merge(provided) { _, new in new } }
+        if let extra = event.metadata { all.merge(extra) { _, new in new } }
+        let fields = all.keys.sorted().map { "\($0)=\(all[$0]!)" }.joined(separator: " ")
+        let error = event.error.map { " error=\($0)" } ?? ""
+        collector.append("\(event.level) [\(label)] \(event.message) \(fields)\(error)")
+    }
+}

@@ -1,0 +1,7 @@
+import Testing
+
+/// Every test that needs an X server runs inside this suite, one at a time. Each test has
+/// its own Xvfb, so they could run in parallel; serially they do not compete for the two
+/// cores of a CI machine, and typing and timing are judged under a normal desktop's load.
+@Suite(.serialized, .enabled(if: XvfbServer.isAvailable, "Xvfb is not installed: run scripts/install-deps"))
+enum OnXvfb {}

@@ -1,0 +1,145 @@
+import Foundation
+
+// Copied from Tests/DesktopTests/Support (test targets cannot share sources).
+
+/// A private Xvfb for one test: its own display number (picked by Xvfb through -displayfd),
+/// so tests run in parallel without sharing focus, pointer or clipboard.
+final class XvfbServer {
+    let display: String
+    private let process: Process
+    private var children: [Process] = []
+
+    /// Whether tests that need an X server can run here. `.ci/run` sets
+    /// CYBERDESK_REQUIRE_XVFB=1 so a missing Xvfb fails the run instead of skipping.
+    static let isAvailable: Bool = {
+        if ProcessInfo.processInfo.environment["CYBERDESK_REQUIRE_XVFB"] == "1" { return true }
+        return executable("Xvfb") != nil
+    }()
+
+    static func executable(_ name: String) -> String? {
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
+        for dir in path.split(separator: ":") {
+            let candidate = "\(dir)/\(name)"
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+        }
+        return nil
+    }
+
+    init(width: Int = 1280, height: Int = 800, arguments extra: [String] = []) throws {
+        guard let xvfb = Self.executable("Xvfb") else {
+            throw TestFailure("Xvfb is not installed: run scripts/install-deps")
+        }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: xvfb)
+        process.arguments =
+            ["-displayfd", "1", "-screen", "0", "\(width)x\(height)x24", "-nolisten", "tcp", "-noreset"] + extra
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        var number = ""
+        while true {
+            let byte = output.fileHandleForReading.readData(ofLength: 1)
+            guard let char = byte.first else { throw TestFailure("Xvfb exited before reporting its display") }
+            if char == 0x0A { break }
+            number.append(Character(Unicode.Scalar(char)))
+        }
+        self.display = ":\(number)"
+        self.process = process
+    }
+
+    deinit {
+        // Signals only: Foundation's waitUntilExit can hang when a deinit runs late in the
+        // test process's exit. The processes are reaped by Foundation's SIGCHLD handling.
+        for child in children where child.isRunning { kill(child.processIdentifier, SIGKILL) }
+        // SIGKILL: a child of the test process may inherit a mask that blocks SIGTERM.
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+    }
+
+    /// Starts an X client on this display; it is terminated with the server.
+    @discardableResult
+    func launch(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) throws -> Process {
+        let child = Process()
+        guard let path = executable.hasPrefix("/") ? executable : Self.executable(executable) else {
+            throw TestFailure("\(executable) is not installed: run scripts/install-deps")
+        }
+        child.executableURL = URL(fileURLWithPath: path)
+        child.arguments = arguments
+        var env = ProcessInfo.processInfo.environment
+        env["DISPLAY"] = display
+        env.merge(environment) { $1 }
+        child.environment = env
+        child.standardOutput = FileHandle.nullDevice
+        child.standardError = FileHandle.nullDevice
+        try child.run()
+        children.append(child)
+        return child
+    }
+
+    /// Runs a command on this display to completion and returns its stdout.
+    func run(_ executable: String, _ arguments: [String], input: Data? = nil) async throws -> (
+        status: Int32, stdout: Data, stderr: String
+    ) {
+        try await runProcess(executable, arguments, environment: ["DISPLAY": display], input: input)
+    }
+}
+
+struct TestFailure: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Runs a process to completion without blocking a thread of the test's executor.
+///
+/// It uses posix_spawn and waitpid rather than Foundation's `Process`, which learns that a
+/// child exited when a socket inherited by the child closes: a child that forks a daemon
+/// (`xclip -i`, `cyberdesk-agent clipboard set`) keeps that socket open, and the wait never
+/// ends. Output goes to files for the same reason.
+func runProcess(
+    _ executable: String, _ arguments: [String], environment: [String: String] = [:],
+    input: Data? = nil
+) async throws -> (status: Int32, stdout: Data, stderr: String) {
+    guard let path = executable.hasPrefix("/") ? executable : XvfbServer.executable(executable) else {
+        throw TestFailure("\(executable) is not installed: run scripts/install-deps")
+    }
+    var env = ProcessInfo.processInfo.environment
+    env.merge(environment) { $1 }
+    let base = FileManager.default.temporaryDirectory.appendingPathComponent("cyberdesk-test-\(UUID().uuidString)")
+    let files = ["in", "out", "err"].map { base.appendingPathExtension($0).path }
+    defer { for file in files { try? FileManager.default.removeItem(atPath: file) } }
+    _ = FileManager.default.createFile(atPath: files[0], contents: input ?? Data())
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    defer { posix_spawn_file_actions_destroy(&actions) }
+    posix_spawn_file_actions_addopen(&actions, 0, files[0], O_RDONLY, 0)
+    posix_spawn_file_actions_addopen(&actions, 1, files[1], O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+    posix_spawn_file_actions_addopen(&actions, 2, files[2], O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+    let argv = ([path] + arguments).map { strdup($0) } + [nil]
+    let envp = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
+    defer { for pointer in argv + envp { free(pointer) } }
+    var pid: pid_t = 0
+    let spawned = posix_spawn(&pid, path, &actions, nil, argv, envp)
+    guard spawned == 0 else { throw TestFailure("cannot start \(path): errno \(spawned)") }
+    let child = pid
+    let status: Int32 = await withCheckedContinuation { continuation in
+        Thread {
+            var status: Int32 = 0
+            while waitpid(child, &status, 0) < 0 && errno == EINTR {}
+            // WIFEXITED / WEXITSTATUS, and 128 + signal otherwise (as a shell reports it).
+            continuation.resume(returning: status & 0x7F == 0 ? (status >> 8) & 0xFF : 128 + (status & 0x7F))
+        }.start()
+    }
+    let out = FileManager.default.contents(atPath: files[1]) ?? Data()
+    let err = String(decoding: FileManager.default.contents(atPath: files[2]) ?? Data(), as: UTF8.self)
+    return (status, out, err)
+}
+
+/// Polls `condition` until it holds or `timeout` passes; no fixed sleeps in tests.
+func eventually(timeout: Duration = .seconds(10), _ condition: () async throws -> Bool) async rethrows -> Bool {
+    let deadline = ContinuousClock.now.advanced(by: timeout)
+    while ContinuousClock.now < deadline {
+        if try await condition() { return true }
+        try? await Task.sleep(for: .milliseconds(20))
+    }
+    return try await condition()
+}

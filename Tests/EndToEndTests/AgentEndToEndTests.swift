@@ -1,0 +1,172 @@
+import ControlPlane
+import CyberdeskAPI
+import Foundation
+import NIOHTTP1
+import Testing
+
+/// The product as a customer sees it: a machine joins with `cyberdesk-agent join`, runs as
+/// a daemon, and executes runs created through the public API on a real X display.
+@Suite(.serialized, .enabled(if: XvfbServer.isAvailable, "Xvfb is not installed: run scripts/install-deps"))
+struct AgentEndToEndTests {
+    static let secret = "s3cr3t-Ω-\(UInt32.random(in: 100_000...999_999))"
+
+    @Test func runGoesFromSchedulingToSuccessWithInputsSecretsFilesAndExports() async throws {
+        try await System.with { system in try await runToSuccess(system) }
+    }
+
+    func runToSuccess(_ system: System) async throws {
+        let xterm = try await XtermCat(on: system.xvfb)
+        defer { xterm.remove() }
+        let machineID = try await system.join()
+        try await system.startAgent(machineID: machineID)
+
+        let workflow = try await system.call(
+            .POST, "/v1/workflows",
+            json: [
+                "name": "note", "main_prompt": "Write a note for {patient}", "includes_file_exports": true,
+                "input_schema": .string(#"{"type": "object", "required": ["patient"]}"#),
+            ], expect: 201)
+        let workflowID = try #require(workflow["id"]?.stringValue)
+        let steps: [JSONValue] = [
+            ["func_name": "click", "args": [.int(Int64(XtermCat.focusPoint.x)), .int(Int64(XtermCat.focusPoint.y))]],
+            ["func_name": "type", "args": ["Note for {patient}: {$password}\n"]],
+            [
+                "func_name": "execute_terminal_command",
+                "kwargs": ["command": "cat ~/CyberdeskTransfers/chart.txt", "output_key": "chart"],
+            ],
+            [
+                "func_name": "write_file",
+                "kwargs": ["path": "~/CyberdeskTransfers/summary.txt", "content": "summary for {patient}"],
+            ],
+            ["func_name": "set_output", "kwargs": ["key": "patient", "value": "{patient}"]],
+        ]
+        _ = try await system.call(
+            .POST, "/v1/trajectories",
+            json: [
+                "workflow_id": .string(workflowID), "trajectory_data": .array(steps),
+                "dimensions": ["width": 1280, "height": 800], "is_approved": true,
+            ], expect: 201)
+        let chart = Data("blood pressure 120/80\n".utf8).base64EncodedString()
+        let created = try await system.call(
+            .POST, "/v1/runs",
+            json: [
+                "workflow_id": .string(workflowID), "input_values": ["patient": "Zoë Ångström"],
+                "sensitive_input_values": ["password": .string(Self.secret)],
+                "file_inputs": [["filename": "chart.txt", "content": .string(chart)]],
+            ], expect: 201)
+        let runID = try #require(created["id"]?.stringValue)
+        #expect(created["status"]?.stringValue == "scheduling")
+
+        let run = try await system.waitForRun(runID)
+        #expect(run["status"]?.stringValue == "success", "\(run["error"] ?? .null)\n\(system.agentLog.suffix(3000))")
+        let typed = await xterm.waitForText(endingWith: "\n")
+        #expect(typed == "Note for Zoë Ångström: \(Self.secret)\n")
+        let output = try #require(run["output_data"]?.objectValue)
+        #expect(output["chart"]?.stringValue == "blood pressure 120/80")
+        #expect(output["patient"]?.stringValue == "Zoë Ångström")
+        #expect(run["machine_id"]?.stringValue == machineID)
+
+        // The new file under ~/CyberdeskTransfers came back as an OUTPUT attachment.
+        let outputs = try await system.get("/v1/run-attachments?run_id=\(runID)&attachment_type=output")
+        let names = outputs["items"]?.arrayValue?.compactMap { $0.objectValue?["filename"]?.stringValue } ?? []
+        #expect(names.contains("summary.txt"))
+
+        // The history shows the placeholder, never the value; nothing else holds the secret.
+        let history = run["run_message_history"]?.compactJSON ?? ""
+        #expect(history.contains("{$password}"))
+        try await expectNoSecret(in: system, runJSON: run)
+
+        #expect(await system.stopAgent() == 0)
+    }
+
+    @Test func cancellingARunningRunStopsItAndFreesTheMachine() async throws {
+        try await System.with { system in try await cancelRunning(system) }
+    }
+
+    func cancelRunning(_ system: System) async throws {
+        let machineID = try await system.join()
+        try await system.startAgent(machineID: machineID)
+        let workflow = try await system.call(.POST, "/v1/workflows", json: ["main_prompt": "wait"], expect: 201)
+        let workflowID = try #require(workflow["id"]?.stringValue)
+        _ = try await system.call(
+            .POST, "/v1/trajectories",
+            json: [
+                "workflow_id": .string(workflowID), "trajectory_data": [["func_name": "wait", "args": [60]]],
+                "dimensions": ["width": 1280, "height": 800], "is_approved": true,
+            ], expect: 201)
+        let slow = try await system.call(.POST, "/v1/runs", json: ["workflow_id": .string(workflowID)], expect: 201)
+        let slowID = try #require(slow["id"]?.stringValue)
+        let running = await eventually(timeout: .seconds(20)) {
+            (try? await system.get("/v1/runs/\(slowID)"))?["status"]?.stringValue == "running"
+        }
+        #expect(running, "\(system.agentLog.suffix(3000))")
+
+        let cancelled = try await system.call(.PATCH, "/v1/runs/\(slowID)", json: ["status": "cancelled"], expect: 200)
+        #expect(cancelled["status"]?.stringValue == "cancelled")
+
+        // The machine takes the next run right away: the wait was interrupted.
+        let next = try await system.call(.POST, "/v1/runs", json: ["workflow_id": .string(workflowID)], expect: 201)
+        let nextID = try #require(next["id"]?.stringValue)
+        let started = await eventually(timeout: .seconds(10)) {
+            (try? await system.get("/v1/runs/\(nextID)"))?["status"]?.stringValue == "running"
+        }
+        #expect(started, "\(system.agentLog.suffix(3000))")
+        #expect(try await system.get("/v1/runs/\(slowID)")["status"]?.stringValue == "cancelled")
+        // The second run is cancelled too, so SIGTERM does not wait out its minute-long step.
+        _ = try await system.call(.PATCH, "/v1/runs/\(nextID)", json: ["status": "cancelled"], expect: 200)
+        let idle = await eventually(timeout: .seconds(5)) { system.agentLog.contains("run.status=cancelled") }
+        #expect(idle)
+        #expect(await system.stopAgent() == 0)
+    }
+
+    @Test func computerAPIRelaysActionsToTheMachine() async throws {
+        try await System.with(width: 1024, height: 768) { system in try await relayComputerActions(system) }
+    }
+
+    func relayComputerActions(_ system: System) async throws {
+        let machineID = try await system.join()
+        try await system.startAgent(machineID: machineID)
+        let size = try await system.get("/v1/computer/\(machineID)/display/dimensions")
+        #expect(size["width"]?.intValue == 1024 && size["height"]?.intValue == 768)
+        let moved = try await system.request(
+            .POST, "/v1/computer/\(machineID)/input/mouse/move", json: ["x": 200, "y": 150])
+        #expect(moved.status == 204)
+        let position = try await system.get("/v1/computer/\(machineID)/input/mouse/position")
+        #expect(position["x"]?.intValue == 200 && position["y"]?.intValue == 150)
+        let shot = try await system.request(.GET, "/v1/computer/\(machineID)/display/screenshot?width=512&height=384")
+        #expect(shot.status == 200 && shot.contentType == "image/png")
+        #expect(Array(shot.body.prefix(8)) == [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A])
+        let badKey = try await system.request(
+            .POST, "/v1/computer/\(machineID)/input/keyboard/key", json: ["text": "ctrlx"])
+        #expect(badKey.status == 400, "\(system.agentLog.suffix(3000))")
+        #expect(String(decoding: badKey.body, as: UTF8.self).contains("ctrlx"))
+        #expect(await system.stopAgent() == 0)
+        let offline = try await system.request(.GET, "/v1/computer/\(machineID)/display/dimensions")
+        #expect(offline.status == 503)
+    }
+
+    /// The secret is nowhere: not in the server's data dir (database, WAL, blobs), its log,
+    /// the agent's state dir and log, or the API's answer — as text, base64 or URL-encoded.
+    func expectNoSecret(in system: System, runJSON: JSONObject) async throws {
+        let forms = [
+            Self.secret, Data(Self.secret.utf8).base64EncodedString(),
+            Self.secret.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? Self.secret,
+        ]
+        var haystacks: [(String, Data)] = [
+            ("server log", Data(system.serverLog.all.joined(separator: "\n").utf8)),
+            ("agent log", Data(system.agentLog.utf8)),
+            ("run JSON", Data(JSONValue.object(runJSON).compactJSON.utf8)),
+        ]
+        for root in [system.dataDir, system.stateDir] {
+            let files = FileManager.default.enumerator(atPath: root)?.compactMap { $0 as? String } ?? []
+            for file in files {
+                if let data = FileManager.default.contents(atPath: root + "/" + file) { haystacks.append((file, data)) }
+            }
+        }
+        for (name, data) in haystacks {
+            for form in forms {
+                #expect(data.range(of: Data(form.utf8)) == nil, "the secret (\(form)) leaked into \(name)")
+            }
+        }
+    }
+}

@@ -1,0 +1,57 @@
+import Foundation
+
+/// A long-running child (the agent daemon) started with posix_spawn, its stderr in a file,
+/// stopped with a signal and reaped with waitpid on a thread of its own.
+final class ChildProcess: Sendable {
+    let pid: pid_t
+    let stderrPath: String
+
+    init(_ path: String, _ arguments: [String], environment: [String: String]) throws {
+        stderrPath =
+            FileManager.default.temporaryDirectory.appendingPathComponent("child-\(UUID().uuidString).log").path
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 2, stderrPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        var env = ProcessInfo.processInfo.environment
+        env.merge(environment) { $1 }
+        env["JOURNAL_STREAM"] = nil
+        env["NOTIFY_SOCKET"] = nil
+        let argv = ([path] + arguments).map { strdup($0) } + [nil]
+        let envp = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { for pointer in argv + envp { free(pointer) } }
+        var child: pid_t = 0
+        let spawned = posix_spawn(&child, path, &actions, nil, argv, envp)
+        guard spawned == 0 else { throw TestFailure("cannot start \(path): errno \(spawned)") }
+        pid = child
+    }
+
+    var log: String { (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? "" }
+
+    func signal(_ number: Int32) { kill(pid, number) }
+
+    /// Waits for the child to exit; its exit status (128 + signal when killed).
+    func wait() async -> Int32 {
+        let child = pid
+        return await withCheckedContinuation { continuation in
+            Thread {
+                var status: Int32 = 0
+                while waitpid(child, &status, 0) < 0 && errno == EINTR {}
+                continuation.resume(returning: status & 0x7F == 0 ? (status >> 8) & 0xFF : 128 + (status & 0x7F))
+            }.start()
+        }
+    }
+
+}
+
+/// The built `cyberdesk-agent` next to the test bundle.
+var agentExecutable: String {
+    let bundleDir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+    for candidate in [bundleDir, bundleDir.deletingLastPathComponent()] {
+        let path = candidate.appendingPathComponent("cyberdesk-agent").path
+        if FileManager.default.isExecutableFile(atPath: path) { return path }
+    }
+    return bundleDir.appendingPathComponent("cyberdesk-agent").path
+}

@@ -1,0 +1,221 @@
+import AsyncHTTPClient
+import ControlPlane
+import CyberdeskAPI
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+import NIOHTTP1
+import Synchronization
+import Testing
+
+/// The whole system for one test: a private Xvfb, the control plane on an ephemeral port
+/// (in process, with short protocol clocks), and the real `cyberdesk-agent` binary joined to
+/// it and running as a daemon with its own HOME.
+final class System: Sendable {
+    let xvfb: XvfbServer
+    let url: String
+    let adminKey: String
+    let dataDir: String
+    let home: String
+    let stateDir: String
+    let serverLog: LogLines
+    let serverTask: Task<Void, any Error>
+    let agent: Mutex<ChildProcess?>
+    let store: any Store
+
+    /// Starts the system, runs `body`, and shuts everything down whatever happens.
+    static func with(width: Int = 1280, height: Int = 800, _ body: (System) async throws -> Void) async throws {
+        let system = try await start(width: width, height: height)
+        do {
+            try await body(system)
+        } catch {
+            await system.shutdown()
+            throw error
+        }
+        await system.shutdown()
+    }
+
+    static func start(width: Int = 1280, height: Int = 800) async throws -> System {
+        let xvfb = try XvfbServer(width: width, height: height)
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("cyberdesk-e2e-\(UUID().uuidString)")
+            .path
+        let dataDir = root + "/server"
+        let home = root + "/home"
+        try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true)
+        let lines = LogLines()
+        let logger = Logger(label: "server") { _ in CollectingLogHandler(lines: lines) }
+        let directory = DataDirectory(path: dataDir)
+        let store = try await directory.openStore(database: nil, logger: logger)
+        guard let key = try await directory.bootstrap(store: store) else { throw TestFailure("no admin key") }
+        let app = try directory.controlPlane(
+            store: store, publicURL: nil,
+            agentTiming: .init(pollWait: 5, lease: 4, heartbeat: 1, offerTimeout: 10, lostGrace: 3, commandTimeout: 20),
+            logger: logger)
+        let port = Mutex<Int?>(nil)
+        let application = buildApplication(app, host: "127.0.0.1", port: 0) { bound in port.withLock { $0 = bound } }
+        let sweeper = LeaseSweeper(app: app, interval: .milliseconds(200))
+        let task = Task {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await application.runService() }
+                group.addTask {
+                    while !Task.isCancelled {
+                        _ = try? await sweeper.sweep()
+                        try await Task.sleep(for: .milliseconds(200))
+                    }
+                }
+                try await group.next()
+                group.cancelAll()
+            }
+        }
+        guard await eventually(timeout: .seconds(20), { port.withLock { $0 } != nil }),
+            let bound = port.withLock({ $0 })
+        else { throw TestFailure("the server did not start") }
+        return System(
+            xvfb: xvfb, url: "http://127.0.0.1:\(bound)", adminKey: key, dataDir: dataDir, home: home,
+            stateDir: root + "/agent-state", serverLog: lines, serverTask: task, store: store)
+    }
+
+    init(
+        xvfb: XvfbServer, url: String, adminKey: String, dataDir: String, home: String, stateDir: String,
+        serverLog: LogLines, serverTask: Task<Void, any Error>, store: any Store
+    ) {
+        self.store = store
+        self.xvfb = xvfb
+        self.url = url
+        self.adminKey = adminKey
+        self.dataDir = dataDir
+        self.home = home
+        self.stateDir = stateDir
+        self.serverLog = serverLog
+        self.serverTask = serverTask
+        agent = Mutex(nil)
+    }
+
+    var display: String { xvfb.display }
+
+    var agentEnvironment: [String: String] {
+        ["HOME": home, "DISPLAY": display, "XDG_STATE_HOME": home + "/.state", "LC_ALL": "C.UTF-8"]
+    }
+
+    /// `cyberdesk-agent join` with the admin key in a file, as a user would.
+    func join(pools: [String] = []) async throws -> String {
+        let keyFile = home + "/.api-key"
+        try Data((adminKey + "\n").utf8).write(to: URL(fileURLWithPath: keyFile))
+        let result = try await runProcess(
+            agentExecutable,
+            ["join", "--server", url, "--api-key-file", keyFile, "--state-dir", stateDir, "--name", "e2e-desktop"]
+                + pools.flatMap { ["--pool", $0] },
+            environment: agentEnvironment)
+        guard result.status == 0 else { throw TestFailure("join failed: \(result.stderr)") }
+        let answer = try JSONDecoder().decode([String: String].self, from: result.stdout)
+        guard let machineID = answer["machine_id"] else { throw TestFailure("join printed no machine_id") }
+        return machineID
+    }
+
+    /// Starts `cyberdesk-agent run` and waits until its machine is connected.
+    func startAgent(machineID: String) async throws {
+        let child = try ChildProcess(
+            agentExecutable, ["run", "--state-dir", stateDir, "--log-level", "debug"], environment: agentEnvironment)
+        agent.withLock { $0 = child }
+        let connected = await eventually(timeout: .seconds(20)) {
+            let machine = try? await self.get("/v1/machines/\(machineID)")
+            return machine?["status"]?.stringValue == "connected"
+        }
+        guard connected else { throw TestFailure("the agent did not connect:\n\(child.log)") }
+    }
+
+    var agentLog: String { agent.withLock { $0?.log } ?? "" }
+
+    /// SIGTERM to the agent; its exit status.
+    func stopAgent() async -> Int32? {
+        guard let child = agent.withLock({ $0 }) else { return nil }
+        child.signal(SIGTERM)
+        return await child.wait()
+    }
+
+    func shutdown() async {
+        if let child = agent.withLock({ $0 }) {
+            child.signal(SIGKILL)
+            _ = await child.wait()
+        }
+        serverTask.cancel()
+        _ = try? await serverTask.value
+        try? await store.close()
+    }
+
+    // MARK: HTTP, as the SDK speaks it
+
+    struct HTTPError: Error, CustomStringConvertible {
+        var status: Int
+        var body: String
+        var description: String { "HTTP \(status): \(body)" }
+    }
+
+    func request(_ method: HTTPMethod, _ path: String, json: JSONValue? = nil, headers: [(String, String)] = [])
+        async throws -> (status: Int, body: [UInt8], contentType: String?)
+    {
+        var request = HTTPClientRequest(url: url + path)
+        request.method = method
+        request.headers.add(name: "Authorization", value: "Bearer \(adminKey)")
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
+        if let json {
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(string: json.compactJSON))
+        }
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(60))
+        var body = try await response.body.collect(upTo: 50 << 20)
+        return (
+            Int(response.status.code), body.readBytes(length: body.readableBytes) ?? [],
+            response.headers.first(name: "Content-Type")
+        )
+    }
+
+    func call(_ method: HTTPMethod, _ path: String, json: JSONValue? = nil, expect: Int) async throws -> JSONObject {
+        let answer = try await request(method, path, json: json)
+        guard answer.status == expect else {
+            throw HTTPError(status: answer.status, body: String(decoding: answer.body, as: UTF8.self))
+        }
+        if answer.body.isEmpty { return [:] }
+        return try JSONDecoder().decode(JSONValue.self, from: Data(answer.body)).objectValue ?? [:]
+    }
+
+    func get(_ path: String) async throws -> JSONObject { try await call(.GET, path, expect: 200) }
+
+    /// Polls the run until it reaches a terminal status.
+    func waitForRun(_ runID: String, timeout: Duration = .seconds(60)) async throws -> JSONObject {
+        var run: JSONObject = [:]
+        let ended = await eventually(timeout: timeout) {
+            run = (try? await self.get("/v1/runs/\(runID)")) ?? run
+            return ["success", "task_failed", "error", "cancelled"].contains(run["status"]?.stringValue ?? "")
+        }
+        guard ended else {
+            throw TestFailure(
+                "run \(runID) did not end: \(run["status"]?.stringValue ?? "?")\nagent log:\n\(agentLog.suffix(4000))")
+        }
+        return run
+    }
+}
+
+/// Log lines collected in memory, to prove secrets never reach them.
+final class LogLines: Sendable {
+    private let lines = Mutex<[String]>([])
+    func append(_ line: String) { lines.withLock { $0.append(line) } }
+    var all: [String] { lines.withLock { $0 } }
+}
+
+struct CollectingLogHandler: LogHandler {
+    let lines: LogLines
+    var metadata: Logger.Metadata = [:]
+    var logLevel: Logger.Level = .debug
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+        let merged = metadata.merging(event.metadata ?? [:]) { $1 }
+        lines.append("\(event.level) \(event.message) \(merged.map { "\($0)=\($1)" }.sorted().joined(separator: " "))")
+    }
+}
