@@ -136,6 +136,22 @@ struct AgentEndToEndTests {
         let shot = try await system.request(.GET, "/v1/computer/\(machineID)/display/screenshot?width=512&height=384")
         #expect(shot.status == 200 && shot.contentType == "image/png")
         #expect(Array(shot.body.prefix(8)) == [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A])
+        let shell = try await system.call(
+            .POST, "/v1/computer/\(machineID)/shell/exec", json: ["command": "echo hello; echo oops >&2; exit 3"],
+            expect: 200)
+        #expect(shell["stdout"]?.stringValue == "hello\n" && shell["stderr"]?.stringValue == "oops\n")
+        #expect(shell["exit_code"]?.intValue == 3 && shell["timeout_reached"]?.boolValue == false)
+        let content = Data("Zoë's chart ✓".utf8).base64EncodedString()
+        _ = try await system.call(
+            .POST, "/v1/computer/\(machineID)/fs/write", json: ["path": "~/chart.txt", "content": .string(content)],
+            expect: 200)
+        let read = try await system.get("/v1/computer/\(machineID)/fs/read?path=~/chart.txt")
+        #expect(read["content"]?.stringValue == content)
+        let listing = try await system.get("/v1/computer/\(machineID)/fs/list?path=~")
+        let names = listing["entries"]?.arrayValue?.compactMap { $0.objectValue?["name"]?.stringValue } ?? []
+        #expect(names.contains("chart.txt"))
+        let outside = try await system.request(.GET, "/v1/computer/\(machineID)/fs/read?path=/etc/passwd")
+        #expect(outside.status == 400)
         let badKey = try await system.request(
             .POST, "/v1/computer/\(machineID)/input/keyboard/key", json: ["text": "ctrlx"])
         #expect(badKey.status == 400, "\(system.agentLog.suffix(3000))")
@@ -143,6 +159,70 @@ struct AgentEndToEndTests {
         #expect(await system.stopAgent() == 0)
         let offline = try await system.request(.GET, "/v1/computer/\(machineID)/display/dimensions")
         #expect(offline.status == 503)
+    }
+
+    @Test func aKilledAgentsRunEndsAsErrorAndTheMachineWorksAfterARestart() async throws {
+        try await System.with { system in try await killAgent(system) }
+    }
+
+    func killAgent(_ system: System) async throws {
+        let machineID = try await system.join()
+        try await system.startAgent(machineID: machineID)
+        let workflow = try await system.call(.POST, "/v1/workflows", json: ["main_prompt": "hold"], expect: 201)
+        let workflowID = try #require(workflow["id"]?.stringValue)
+        _ = try await system.call(
+            .POST, "/v1/trajectories",
+            json: [
+                "workflow_id": .string(workflowID),
+                "trajectory_data": [
+                    ["func_name": "key", "args": ["shift"], "kwargs": ["down": true]],
+                    ["func_name": "wait", "args": [60]],
+                ],
+                "dimensions": ["width": 1280, "height": 800], "is_approved": true,
+            ], expect: 201)
+        // kill -9 while the run holds Shift: the server marks the run lost once its lease lapses.
+        let lost = try await system.call(.POST, "/v1/runs", json: ["workflow_id": .string(workflowID)], expect: 201)
+        let lostID = try #require(lost["id"]?.stringValue)
+        #expect(
+            await eventually(timeout: .seconds(20)) {
+                (try? await system.get("/v1/runs/\(lostID)"))?["status"]?.stringValue == "running"
+            })
+        system.killAgent()
+        let ended = try await system.waitForRun(lostID, timeout: .seconds(30))
+        #expect(ended["status"]?.stringValue == "error")
+        let message = ended["error"]?.arrayValue?.first?.stringValue ?? ""
+        #expect(message.contains("machine lost during step 1"), "\(message)")
+
+        // A run killed and restarted before its lease lapses is reported by the new process.
+        let restarted = try await system.call(
+            .POST, "/v1/runs", json: ["workflow_id": .string(workflowID)], expect: 201)
+        let restartedID = try #require(restarted["id"]?.stringValue)
+        try await system.startAgent(machineID: machineID)
+        #expect(
+            await eventually(timeout: .seconds(20)) {
+                (try? await system.get("/v1/runs/\(restartedID)"))?["status"]?.stringValue == "running"
+            })
+        system.killAgent()
+        try await system.startAgent(machineID: machineID)
+        let reported = try await system.waitForRun(restartedID, timeout: .seconds(20))
+        #expect(reported["status"]?.stringValue == "error")
+        let reason = reported["error"]?.arrayValue?.first?.stringValue ?? ""
+        #expect(reason.contains("agent restarted during step 1"), "\(reason)")
+
+        // The restarted agent released Shift at start and takes new work: a quick run succeeds.
+        let quick = try await system.call(.POST, "/v1/workflows", json: ["main_prompt": "quick"], expect: 201)
+        let quickID = try #require(quick["id"]?.stringValue)
+        _ = try await system.call(
+            .POST, "/v1/trajectories",
+            json: [
+                "workflow_id": .string(quickID),
+                "trajectory_data": [["func_name": "set_output", "kwargs": ["key": "done", "value": "yes"]]],
+                "dimensions": ["width": 1280, "height": 800], "is_approved": true,
+            ], expect: 201)
+        let run = try await system.call(.POST, "/v1/runs", json: ["workflow_id": .string(quickID)], expect: 201)
+        let finished = try await system.waitForRun(try #require(run["id"]?.stringValue))
+        #expect(finished["status"]?.stringValue == "success")
+        #expect(await system.stopAgent() == 0)
     }
 
     /// The secret is nowhere: not in the server's data dir (database, WAL, blobs), its log,

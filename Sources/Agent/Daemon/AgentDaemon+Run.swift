@@ -9,6 +9,9 @@ extension AgentDaemon {
         runID: String, attempt: Int, connection: AgentConnectResponse,
         group: inout ThrowingDiscardingTaskGroup<any Error>
     ) {
+        // Taken before the claim, so the next poll (which offers the run again until it is
+        // claimed) does not start a second execution.
+        current.withLock { $0 = Current(runID: runID, lease: "", task: nil) }
         let task = Task { await self.execute(runID: runID, attempt: attempt, connection: connection) }
         group.addTask { await task.value }
     }
@@ -19,9 +22,10 @@ extension AgentDaemon {
             claim = try await client.claim(runID: runID, attempt: attempt)
         } catch {
             logger.warning("claim failed", metadata: ["run.id": "\(runID)", "error": "\(error)"])
+            current.withLock { $0 = nil }
             return
         }
-        current.withLock { $0 = Current(runID: runID, lease: claim.leaseToken, task: nil) }
+        current.withLock { $0?.lease = claim.leaseToken }
         defer { current.withLock { $0 = nil } }
         let lease = claim.leaseToken
         try? state.setHeldRun(HeldRun(runID: runID, leaseToken: lease, stepIndex: nil))

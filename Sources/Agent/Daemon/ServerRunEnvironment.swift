@@ -67,9 +67,12 @@ public final class ServerRunEnvironment: RunEnvironment {
         }
     }
 
+    /// Records the step locally (for a restart) and tells the server at once (a heartbeat),
+    /// so a machine lost mid-step is reported with the right step.
     public func stepStarted(index: Int) async {
         step.withLock { $0 = index }
         try? state.setHeldRun(HeldRun(runID: runID, leaseToken: lease, stepIndex: index))
+        _ = try? await client.heartbeat(runID: runID, lease: lease, stepIndex: index)
     }
 
     /// Transient failures (server restarting, network blip) are retried a few times with

@@ -127,6 +127,11 @@ final class System: Sendable {
 
     var agentLog: String { agent.withLock { $0?.log } ?? "" }
 
+    /// `kill -9` of the agent: no chance to release keys or report its run.
+    func killAgent() {
+        agent.withLock { $0?.signal(SIGKILL) }
+    }
+
     /// SIGTERM to the agent; its exit status.
     func stopAgent() async -> Int32? {
         guard let child = agent.withLock({ $0 }) else { return nil }
