@@ -183,10 +183,8 @@ struct AgentEndToEndTests {
         // kill -9 while the run holds Shift: the server marks the run lost once its lease lapses.
         let lost = try await system.call(.POST, "/v1/runs", json: ["workflow_id": .string(workflowID)], expect: 201)
         let lostID = try #require(lost["id"]?.stringValue)
-        #expect(
-            await eventually(timeout: .seconds(20)) {
-                (try? await system.get("/v1/runs/\(lostID)"))?["status"]?.stringValue == "running"
-            })
+        // Once step 0 (the key) is in the history, the agent is in step 1 (the wait).
+        #expect(await system.reachedStep(1, of: lostID))
         system.killAgent()
         let ended = try await system.waitForRun(lostID, timeout: .seconds(30))
         #expect(ended["status"]?.stringValue == "error")
@@ -198,10 +196,8 @@ struct AgentEndToEndTests {
             .POST, "/v1/runs", json: ["workflow_id": .string(workflowID)], expect: 201)
         let restartedID = try #require(restarted["id"]?.stringValue)
         try await system.startAgent(machineID: machineID)
-        #expect(
-            await eventually(timeout: .seconds(20)) {
-                (try? await system.get("/v1/runs/\(restartedID)"))?["status"]?.stringValue == "running"
-            })
+        // Once step 0 (the key) is in the history, the agent is in step 1 (the wait).
+        #expect(await system.reachedStep(1, of: restartedID))
         system.killAgent()
         try await system.startAgent(machineID: machineID)
         let reported = try await system.waitForRun(restartedID, timeout: .seconds(20))
@@ -223,6 +219,53 @@ struct AgentEndToEndTests {
         let finished = try await system.waitForRun(try #require(run["id"]?.stringValue))
         #expect(finished["status"]?.stringValue == "success")
         #expect(await system.stopAgent() == 0)
+    }
+
+    @Test func sigtermFinishesTheStepReportsTheRunAndExitsZero() async throws {
+        try await System.with { system in
+            let machineID = try await system.join()
+            try await system.startAgent(machineID: machineID)
+            let workflow = try await system.call(
+                .POST, "/v1/workflows", json: ["main_prompt": "two steps"], expect: 201)
+            let workflowID = try #require(workflow["id"]?.stringValue)
+            _ = try await system.call(
+                .POST, "/v1/trajectories",
+                json: [
+                    "workflow_id": .string(workflowID),
+                    "trajectory_data": [
+                        ["func_name": "wait", "args": [1.5]],
+                        ["func_name": "set_output", "kwargs": ["key": "second", "value": "ran"]],
+                    ],
+                    "dimensions": ["width": 1280, "height": 800], "is_approved": true,
+                ], expect: 201)
+            let run = try await system.call(.POST, "/v1/runs", json: ["workflow_id": .string(workflowID)], expect: 201)
+            let runID = try #require(run["id"]?.stringValue)
+            #expect(
+                await eventually(timeout: .seconds(20)) {
+                    (try? await system.get("/v1/runs/\(runID)"))?["status"]?.stringValue == "running"
+                })
+            #expect(await system.stopAgent() == 0, "\(system.agentLog.suffix(2000))")
+            // The wait (step 0) finished and the run was reported before step 1, not left to lapse.
+            let ended = try await system.get("/v1/runs/\(runID)")
+            #expect(ended["status"]?.stringValue == "error")
+            #expect(ended["output_data"]?.objectValue?["second"] == nil)
+            #expect((ended["error"]?.arrayValue?.first?.stringValue ?? "").contains("stopped before step 1"))
+        }
+    }
+
+    @Test func aDeletedMachineStopsItsAgentWithAClearStatus() async throws {
+        try await System.with { system in
+            let machineID = try await system.join()
+            try await system.startAgent(machineID: machineID)
+            _ = try await system.call(.DELETE, "/v1/machines/\(machineID)", expect: 204)
+            let exit = await system.waitAgent()
+            #expect(exit == 78, "\(system.agentLog.suffix(2000))")
+            let status = try await runProcess(
+                agentExecutable, ["status", "--state-dir", system.stateDir], environment: system.agentEnvironment)
+            let report = try JSONDecoder().decode(JSONValue.self, from: status.stdout).objectValue ?? [:]
+            #expect(report["state"]?.stringValue == "revoked")
+            #expect((report["last_error"]?.stringValue ?? "").contains("cyberdesk-agent join"))
+        }
     }
 
     /// The secret is nowhere: not in the server's data dir (database, WAL, blobs), its log,

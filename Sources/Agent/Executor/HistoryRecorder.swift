@@ -1,11 +1,12 @@
 import CyberdeskAPI
 
-/// Collects the run's history events and sends them in batches: at most ``batchSize`` events
-/// or ``maximumDelay`` after the first one waiting, whichever comes first, and whenever the
-/// run ends. Events that could not be sent stay queued for the next attempt.
+/// Collects the run's history events and sends them in batches: after each step (so a
+/// customer watching the run sees a step as soon as it ends, even when the next one is a
+/// long wait), at most ``batchSize`` at a time, and whenever the run ends. Events that could
+/// not be sent stay queued for the next attempt.
 struct HistoryRecorder: Sendable {
     static let batchSize = 50
-    static let maximumDelay = Duration.seconds(1)
+    static let maximumDelay = Duration.zero
 
     private let environment: any RunEnvironment
     private var pending: [JSONObject] = []

@@ -114,6 +114,18 @@ public struct RunExecutor: Sendable {
             logger[metadataKey: "step.func"] = "\(step.funcName)"
             logger.debug("step started")
             await environment.stepStarted(index: index)
+            // The previous step's events go out once this step is reported started, so a
+            // history showing step N-1 means the server already knows the machine is on step N.
+            do {
+                try await session.history.flushIfDue()
+            } catch {
+                let failure = StepFailure.from(error)
+                let message =
+                    failure == .cancelled
+                    ? "cancelled before step \(index) (\(step.funcName))"
+                    : "recording the run history before step \(index): \(failure.message)"
+                return RunEnd(failure, message: message, step: index)
+            }
 
             var record = StepRecord(index: index)
             let startedAt = Date()
@@ -137,16 +149,6 @@ public struct RunExecutor: Sendable {
                     ? "cancelled during step \(index) (\(step.funcName))"
                     : "step \(index) (\(step.funcName)): \(failure.message)"
                 logger.notice("step failed", metadata: ["error": "\(message)"])
-                return RunEnd(failure, message: message, step: index)
-            }
-            do {
-                try await session.history.flushIfDue()
-            } catch {
-                let failure = StepFailure.from(error)
-                let message =
-                    failure == .cancelled
-                    ? "cancelled after step \(index) (\(step.funcName))"
-                    : "recording the run history after step \(index): \(failure.message)"
                 return RunEnd(failure, message: message, step: index)
             }
         }

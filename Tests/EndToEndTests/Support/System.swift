@@ -127,6 +127,13 @@ final class System: Sendable {
 
     var agentLog: String { agent.withLock { $0?.log } ?? "" }
 
+    /// Waits for the agent to exit on its own (a poll on the machine's deleted credential
+    /// does that at once; the poll wait bounds it).
+    func waitAgent() async -> Int32? {
+        guard let child = agent.withLock({ $0 }) else { return nil }
+        return await child.wait()
+    }
+
     /// `kill -9` of the agent: no chance to release keys or report its run.
     func killAgent() {
         agent.withLock { $0?.signal(SIGKILL) }
@@ -186,6 +193,16 @@ final class System: Sendable {
     }
 
     func get(_ path: String) async throws -> JSONObject { try await call(.GET, path, expect: 200) }
+
+    /// Waits until the run's history has an event for the step before `index` (events
+    /// arrive in batches after each step, and a step's start is reported before that).
+    func reachedStep(_ index: Int, of runID: String) async -> Bool {
+        await eventually(timeout: .seconds(20)) {
+            let run = try? await self.get("/v1/runs/\(runID)")
+            let events = run?["run_message_history"]?.arrayValue ?? []
+            return events.contains { $0.objectValue?["step_index"]?.intValue == Int64(index - 1) }
+        }
+    }
 
     /// Polls the run until it reaches a terminal status.
     func waitForRun(_ runID: String, timeout: Duration = .seconds(60)) async throws -> JSONObject {
