@@ -95,13 +95,20 @@ let package = Package(
             dependencies: ["Desktop"],
             path: "Benchmarks/DesktopBench"
         ),
+        // Helpers shared by the test targets: private Xvfb servers, X clients (xterm running
+        // cat, an event-recording window), child processes, collected logs.
+        .target(
+            name: "TestSupport",
+            dependencies: ["CX11", .product(name: "Logging", package: "swift-log")],
+            path: "Tests/TestSupport"
+        ),
         .testTarget(
             name: "DesktopTests",
-            dependencies: ["Desktop", "CX11"]
+            dependencies: ["Desktop", "CX11", "TestSupport"]
         ),
         .testTarget(
             name: "AgentTests",
-            dependencies: ["Agent", "Desktop", "CyberdeskAPI", "ControlPlane"]
+            dependencies: ["Agent", "Desktop", "CyberdeskAPI", "ControlPlane", "CX11", "TestSupport"]
         ),
         // The whole system: a real server, the real agent binary, Xvfb and X clients.
         .testTarget(
@@ -109,6 +116,7 @@ let package = Package(
             dependencies: [
                 "ControlPlane",
                 "CyberdeskAPI",
+                "TestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]
         ),
@@ -125,6 +133,7 @@ let package = Package(
             dependencies: [
                 "ControlPlane",
                 "CyberdeskAPI",
+                "TestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]
         ),

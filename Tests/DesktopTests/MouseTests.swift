@@ -1,5 +1,6 @@
 import Desktop
 import Foundation
+import TestSupport
 import Testing
 
 extension OnXvfb {

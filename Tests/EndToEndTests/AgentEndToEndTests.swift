@@ -2,6 +2,7 @@ import ControlPlane
 import CyberdeskAPI
 import Foundation
 import NIOHTTP1
+import TestSupport
 import Testing
 
 /// The product as a customer sees it: a machine joins with `cyberdesk-agent join`, runs as

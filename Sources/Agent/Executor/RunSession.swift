@@ -65,7 +65,7 @@ struct RunSession {
                     throw StepFailure.error(
                         "\(label): downloaded \(bytes.count) bytes, expected \(input.sizeBytes); not written")
                 }
-                let digest = SHA256Hasher.hexDigest(bytes)
+                let digest = SHA256Digest.hex(bytes)
                 guard digest == input.sha256.lowercased() else {
                     throw StepFailure.error(
                         "\(label): SHA-256 checksum mismatch (expected \(input.sha256), got \(digest)); not written")

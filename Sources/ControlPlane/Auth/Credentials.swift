@@ -13,8 +13,11 @@ public enum Credentials {
         return prefix + base64URL(bytes)
     }
 
-    public static func hash(_ secret: String) -> String {
-        SHA256.hash(data: Array(secret.utf8)).map { byte in
+    public static func hash(_ secret: String) -> String { sha256(Array(secret.utf8)) }
+
+    /// SHA-256 in lowercase hex.
+    public static func sha256(_ bytes: [UInt8]) -> String {
+        SHA256.hash(data: bytes).map { byte in
             let hex = String(byte, radix: 16)
             return byte < 16 ? "0" + hex : hex
         }.joined()

@@ -1,4 +1,3 @@
-import Crypto
 import FoundationEssentials
 
 /// Where attachment bytes live, addressed by their SHA-256, so the same file given to a
@@ -11,12 +10,7 @@ public protocol BlobStore: Sendable {
 }
 
 extension BlobStore {
-    public static func digest(_ bytes: [UInt8]) -> String {
-        SHA256.hash(data: bytes).map { byte in
-            let hex = String(byte, radix: 16)
-            return byte < 16 ? "0" + hex : hex
-        }.joined()
-    }
+    public static func digest(_ bytes: [UInt8]) -> String { Credentials.sha256(bytes) }
 }
 
 /// Blobs as files under a directory: `ab/abcdef…`, written through a temporary file and a

@@ -1,6 +1,7 @@
 import Agent
 import CyberdeskAPI
 import Foundation
+import TestSupport
 import Testing
 
 extension OnXvfb {

@@ -2,6 +2,7 @@ import Agent
 import CyberdeskAPI
 import Desktop
 import Foundation
+import TestSupport
 import Testing
 
 extension OnXvfb {

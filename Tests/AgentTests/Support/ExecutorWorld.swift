@@ -2,6 +2,7 @@ import Agent
 import CyberdeskAPI
 import Desktop
 import Foundation
+import TestSupport
 
 /// One executor test's world: a private Xvfb with a real desktop driver on it, a temporary
 /// home (the real one is never touched), a fake control plane and collected logs.

@@ -1,3 +1,4 @@
+import TestSupport
 import Testing
 
 /// Every test that needs an X server runs inside this suite, one at a time. Each test has

@@ -7,6 +7,7 @@ import Logging
 import NIOCore
 import NIOHTTP1
 import Synchronization
+import TestSupport
 import Testing
 
 /// The whole system for one test: a private Xvfb, the control plane on an ephemeral port
@@ -19,7 +20,7 @@ final class System: Sendable {
     let dataDir: String
     let home: String
     let stateDir: String
-    let serverLog: LogLines
+    let serverLog: LogCollector
     let serverTask: Task<Void, any Error>
     let agent: Mutex<ChildProcess?>
     let store: any Store
@@ -43,8 +44,8 @@ final class System: Sendable {
         let dataDir = root + "/server"
         let home = root + "/home"
         try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true)
-        let lines = LogLines()
-        let logger = Logger(label: "server") { _ in CollectingLogHandler(lines: lines) }
+        let lines = LogCollector()
+        let logger = lines.logger(label: "server")
         let directory = DataDirectory(path: dataDir)
         let store = try await directory.openStore(database: nil, logger: logger)
         guard let key = try await directory.bootstrap(store: store) else { throw TestFailure("no admin key") }
@@ -78,7 +79,7 @@ final class System: Sendable {
 
     init(
         xvfb: XvfbServer, url: String, adminKey: String, dataDir: String, home: String, stateDir: String,
-        serverLog: LogLines, serverTask: Task<Void, any Error>, store: any Store
+        serverLog: LogCollector, serverTask: Task<Void, any Error>, store: any Store
     ) {
         self.store = store
         self.xvfb = xvfb
@@ -216,28 +217,5 @@ final class System: Sendable {
                 "run \(runID) did not end: \(run["status"]?.stringValue ?? "?")\nagent log:\n\(agentLog.suffix(4000))")
         }
         return run
-    }
-}
-
-/// Log lines collected in memory, to prove secrets never reach them.
-final class LogLines: Sendable {
-    private let lines = Mutex<[String]>([])
-    func append(_ line: String) { lines.withLock { $0.append(line) } }
-    var all: [String] { lines.withLock { $0 } }
-}
-
-struct CollectingLogHandler: LogHandler {
-    let lines: LogLines
-    var metadata: Logger.Metadata = [:]
-    var logLevel: Logger.Level = .debug
-
-    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-        get { metadata[key] }
-        set { metadata[key] = newValue }
-    }
-
-    func log(event: LogEvent) {
-        let merged = metadata.merging(event.metadata ?? [:]) { $1 }
-        lines.append("\(event.level) \(event.message) \(merged.map { "\($0)=\($1)" }.sorted().joined(separator: " "))")
     }
 }

@@ -1,22 +1,26 @@
 import Foundation
 
 /// An xterm running `cat > file`: what the driver types lands in the file byte for byte.
-struct XtermCat {
-    let output: URL
+public struct XtermCat {
+    public let output: URL
     private let directory: URL
 
-    init(on server: XvfbServer) async throws {
+    /// - Parameters:
+    ///   - resources: `-xrm` resource lines (translations, selection behaviour).
+    ///   - banner: text printed before `cat` starts, shown on the xterm's first line.
+    public init(on server: XvfbServer, resources: [String] = [], banner: String? = nil) async throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent(
             "cyberdesk-xterm-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         output = directory.appendingPathComponent("typed.txt")
         let ready = directory.appendingPathComponent("ready")
         // Non-canonical mode: no line editing, so every byte reaches cat as typed.
+        let print = banner.map { "printf '%s\\n' '\($0)'; " } ?? ""
         try server.launch(
             "xterm",
-            [
-                "-u8", "-geometry", "120x40+0+0", "-e", "sh", "-c",
-                "stty -icanon; touch '\(ready.path)'; exec cat > '\(output.path)'",
+            ["-u8", "-geometry", "120x40+0+0"] + resources.flatMap { ["-xrm", $0] } + [
+                "-e", "sh", "-c",
+                "stty -icanon; \(print)touch '\(ready.path)'; exec cat > '\(output.path)'",
             ],
             environment: ["LC_ALL": "C.UTF-8"])
         let started = await eventually { FileManager.default.fileExists(atPath: ready.path) }
@@ -25,10 +29,10 @@ struct XtermCat {
 
     /// Where to put the pointer so the xterm has keyboard focus (no window manager:
     /// focus follows the pointer).
-    static let focusPoint = (x: 100, y: 100)
+    public static let focusPoint = (x: 100, y: 100)
 
     /// Waits until `marker` ends the file and returns the whole content.
-    func waitForText(endingWith marker: String, timeout: Duration = .seconds(20)) async -> String {
+    public func waitForText(endingWith marker: String, timeout: Duration = .seconds(20)) async -> String {
         var text = ""
         _ = await eventually(timeout: timeout) {
             text = (try? String(contentsOf: output, encoding: .utf8)) ?? ""
@@ -37,7 +41,7 @@ struct XtermCat {
         return text
     }
 
-    func remove() {
+    public func remove() {
         try? FileManager.default.removeItem(at: directory)
     }
 }

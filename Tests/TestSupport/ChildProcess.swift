@@ -2,11 +2,11 @@ import Foundation
 
 /// A long-running child (the agent daemon) started with posix_spawn, its stderr in a file,
 /// stopped with a signal and reaped with waitpid on a thread of its own.
-final class ChildProcess: Sendable {
-    let pid: pid_t
-    let stderrPath: String
+public final class ChildProcess: Sendable {
+    public let pid: pid_t
+    public let stderrPath: String
 
-    init(_ path: String, _ arguments: [String], environment: [String: String]) throws {
+    public init(_ path: String, _ arguments: [String], environment: [String: String]) throws {
         stderrPath =
             FileManager.default.temporaryDirectory.appendingPathComponent("child-\(UUID().uuidString).log").path
         var actions = posix_spawn_file_actions_t()
@@ -28,12 +28,12 @@ final class ChildProcess: Sendable {
         pid = child
     }
 
-    var log: String { (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? "" }
+    public var log: String { (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? "" }
 
-    func signal(_ number: Int32) { kill(pid, number) }
+    public func signal(_ number: Int32) { kill(pid, number) }
 
     /// Waits for the child to exit; its exit status (128 + signal when killed).
-    func wait() async -> Int32 {
+    public func wait() async -> Int32 {
         let child = pid
         return await withCheckedContinuation { continuation in
             Thread {
@@ -47,7 +47,7 @@ final class ChildProcess: Sendable {
 }
 
 /// The built `cyberdesk-agent` next to the test bundle.
-var agentExecutable: String {
+public var agentExecutable: String {
     let bundleDir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
     for candidate in [bundleDir, bundleDir.deletingLastPathComponent()] {
         let path = candidate.appendingPathComponent("cyberdesk-agent").path

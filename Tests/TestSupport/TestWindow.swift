@@ -3,24 +3,32 @@ import Foundation
 
 /// A real X client for tests, on its own connection: an override-redirect window that
 /// records the input it receives, or shows rectangles of known colours.
-final class TestWindow {
-    struct Event: Equatable, CustomStringConvertible {
-        enum Kind: String { case buttonPress, buttonRelease, motion, keyPress, keyRelease }
-        var kind: Kind
+public final class TestWindow {
+    public struct Event: Equatable, CustomStringConvertible {
+        public enum Kind: String { case buttonPress, buttonRelease, motion, keyPress, keyRelease }
+        public var kind: Kind
         /// Button number or keycode.
-        var detail: UInt32
-        var x: Int
-        var y: Int
-        var keysym: UInt = 0
-        var description: String { "\(kind)(\(detail)) at \(x),\(y)" }
+        public var detail: UInt32
+        public var x: Int
+        public var y: Int
+        public var keysym: UInt = 0
+        public var description: String { "\(kind)(\(detail)) at \(x),\(y)" }
+
+        public init(kind: Kind, detail: UInt32, x: Int, y: Int, keysym: UInt = 0) {
+            self.kind = kind
+            self.detail = detail
+            self.x = x
+            self.y = y
+            self.keysym = keysym
+        }
     }
 
-    let display: OpaquePointer
-    let window: Window
-    let frame: (x: Int, y: Int, width: Int, height: Int)
+    public let display: OpaquePointer
+    public let window: Window
+    public let frame: (x: Int, y: Int, width: Int, height: Int)
     private(set) var events: [Event] = []
 
-    init(display name: String, x: Int, y: Int, width: Int, height: Int, background: UInt = 0xFFFFFF) throws {
+    public init(display name: String, x: Int, y: Int, width: Int, height: Int, background: UInt = 0xFFFFFF) throws {
         guard let display = XOpenDisplay(name) else { throw TestFailure("cannot open \(name)") }
         self.display = display
         self.frame = (x, y, width, height)
@@ -47,7 +55,7 @@ final class TestWindow {
     }
 
     /// Fills rectangles with exact 24-bit colours (TrueColor pixel = 0xRRGGBB).
-    func paint(_ rects: [(x: Int, y: Int, width: Int, height: Int, rgb: UInt)]) {
+    public func paint(_ rects: [(x: Int, y: Int, width: Int, height: Int, rgb: UInt)]) {
         let gc = XCreateGC(display, window, 0, nil)
         for rect in rects {
             XSetForeground(display, gc, rect.rgb)
@@ -59,7 +67,7 @@ final class TestWindow {
 
     /// Reads pending events into `events`; returns the first matching one within `timeout`.
     @discardableResult
-    func wait(timeout: Double, for match: (XEvent) -> Bool = { _ in false }) -> XEvent? {
+    public func wait(timeout: Double, for match: (XEvent) -> Bool = { _ in false }) -> XEvent? {
         let deadline = Date().addingTimeInterval(timeout)
         repeat {
             while XPending(display) > 0 {
@@ -75,20 +83,20 @@ final class TestWindow {
     }
 
     /// Collects events until `count` input events are recorded or `timeout` passes.
-    func collect(atLeast count: Int, timeout: Double = 5) -> [Event] {
+    public func collect(atLeast count: Int, timeout: Double = 5) -> [Event] {
         let deadline = Date().addingTimeInterval(timeout)
         while events.count < count, Date() < deadline { wait(timeout: 0.05) }
         return events
     }
 
     /// Drains whatever arrives within `quiet` seconds (to show that nothing arrived).
-    func settle(quiet: Double = 0.3) -> [Event] {
+    public func settle(quiet: Double = 0.3) -> [Event] {
         XSync(display, 0)
         wait(timeout: quiet)
         return events
     }
 
-    func reset() {
+    public func reset() {
         wait(timeout: 0.05)
         events.removeAll()
     }
@@ -119,7 +127,7 @@ final class TestWindow {
     }
 
     /// XKB locked modifiers (Caps Lock is LockMask) as this client sees them.
-    func lockedModifiers() -> UInt32 {
+    public func lockedModifiers() -> UInt32 {
         var state = XkbStateRec()
         XkbGetState(display, UInt32(XkbUseCoreKbd), &state)
         return UInt32(state.locked_mods)

@@ -1,20 +1,19 @@
 import Foundation
+import Synchronization
 
-/// A private Xvfb for one test: its own display number (picked by Xvfb through -displayfd),
-/// so tests run in parallel without sharing focus, pointer or clipboard.
-final class XvfbServer {
-    let display: String
-    private let process: Process
-    private var children: [Process] = []
+/// A private Xvfb for one test, on a display number it picks itself (`-displayfd`).
+/// Processes are started with posix_spawn and killed with the server.
+public final class XvfbServer: Sendable {
+    public let display: String
+    public let pid: pid_t
+    private let children = Mutex<[pid_t]>([])
 
-    /// Whether tests that need an X server can run here. `.ci/run` sets
-    /// CYBERDESK_REQUIRE_XVFB=1 so a missing Xvfb fails the run instead of skipping.
-    static let isAvailable: Bool = {
+    public static let isAvailable: Bool = {
         if ProcessInfo.processInfo.environment["CYBERDESK_REQUIRE_XVFB"] == "1" { return true }
         return executable("Xvfb") != nil
     }()
 
-    static func executable(_ name: String) -> String? {
+    public static func executable(_ name: String) -> String? {
         let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
         for dir in path.split(separator: ":") {
             let candidate = "\(dir)/\(name)"
@@ -23,68 +22,69 @@ final class XvfbServer {
         return nil
     }
 
-    init(width: Int = 1280, height: Int = 800, arguments extra: [String] = []) throws {
+    /// `arguments` are extra Xvfb options (for example `-extension XTEST` to test without XTest).
+    public init(width: Int = 1280, height: Int = 800, arguments extra: [String] = []) throws {
         guard let xvfb = Self.executable("Xvfb") else {
             throw TestFailure("Xvfb is not installed: run scripts/install-deps")
         }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: xvfb)
-        process.arguments =
-            ["-displayfd", "1", "-screen", "0", "\(width)x\(height)x24", "-nolisten", "tcp", "-noreset"] + extra
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        var number = ""
-        while true {
-            let byte = output.fileHandleForReading.readData(ofLength: 1)
-            guard let char = byte.first else { throw TestFailure("Xvfb exited before reporting its display") }
-            if char == 0x0A { break }
-            number.append(Character(Unicode.Scalar(char)))
+        var fds: [Int32] = [0, 0]
+        guard pipe(&fds) == 0 else { throw TestFailure("pipe failed") }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_adddup2(&actions, fds[1], 3)
+        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+        let arguments = [
+            xvfb, "-displayfd", "3", "-screen", "0", "\(width)x\(height)x24", "-nolisten", "tcp", "-noreset",
+        ] + extra
+        let argv = arguments.map { strdup($0) } + [nil]
+        defer { for pointer in argv { free(pointer) } }
+        var child: pid_t = 0
+        let spawned = posix_spawn(&child, xvfb, &actions, nil, argv, environ)
+        close(fds[1])
+        guard spawned == 0 else {
+            close(fds[0])
+            throw TestFailure("cannot start Xvfb: errno \(spawned)")
         }
-        self.display = ":\(number)"
-        self.process = process
+        var number = ""
+        var byte: UInt8 = 0
+        while read(fds[0], &byte, 1) == 1, byte != 0x0A { number.append(Character(Unicode.Scalar(byte))) }
+        close(fds[0])
+        guard !number.isEmpty else { throw TestFailure("Xvfb exited before reporting its display") }
+        display = ":" + number
+        pid = child
     }
 
     deinit {
-        // Signals only: Foundation's waitUntilExit can hang when a deinit runs late in the
-        // test process's exit. The processes are reaped by Foundation's SIGCHLD handling.
-        for child in children where child.isRunning { kill(child.processIdentifier, SIGKILL) }
-        // SIGKILL: a child of the test process may inherit a mask that blocks SIGTERM.
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        for child in children.withLock({ $0 }) { kill(child, SIGKILL) }
+        kill(pid, SIGKILL)
     }
 
-    /// Starts an X client on this display; it is terminated with the server.
+    /// Starts an X client on this display; it is killed with the server.
     @discardableResult
-    func launch(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) throws -> Process {
-        let child = Process()
+    public func launch(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) throws
+        -> ChildProcess
+    {
         guard let path = executable.hasPrefix("/") ? executable : Self.executable(executable) else {
             throw TestFailure("\(executable) is not installed: run scripts/install-deps")
         }
-        child.executableURL = URL(fileURLWithPath: path)
-        child.arguments = arguments
-        var env = ProcessInfo.processInfo.environment
-        env["DISPLAY"] = display
-        env.merge(environment) { $1 }
-        child.environment = env
-        child.standardOutput = FileHandle.nullDevice
-        child.standardError = FileHandle.nullDevice
-        try child.run()
-        children.append(child)
+        let child = try ChildProcess(path, arguments, environment: environment.merging(["DISPLAY": display]) { $1 })
+        children.withLock { $0.append(child.pid) }
         return child
     }
 
-    /// Runs a command on this display to completion and returns its stdout.
-    func run(_ executable: String, _ arguments: [String], input: Data? = nil) async throws -> (
+    /// Runs a command on this display to completion and returns its output.
+    public func run(_ executable: String, _ arguments: [String], input: Data? = nil) async throws -> (
         status: Int32, stdout: Data, stderr: String
     ) {
         try await runProcess(executable, arguments, environment: ["DISPLAY": display], input: input)
     }
 }
 
-struct TestFailure: Error, CustomStringConvertible {
-    var description: String
-    init(_ description: String) { self.description = description }
+public struct TestFailure: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
 }
 
 /// Runs a process to completion without blocking a thread of the test's executor.
@@ -93,7 +93,7 @@ struct TestFailure: Error, CustomStringConvertible {
 /// child exited when a socket inherited by the child closes: a child that forks a daemon
 /// (`xclip -i`, `cyberdesk-agent clipboard set`) keeps that socket open, and the wait never
 /// ends. Output goes to files for the same reason.
-func runProcess(
+public func runProcess(
     _ executable: String, _ arguments: [String], environment: [String: String] = [:],
     input: Data? = nil
 ) async throws -> (status: Int32, stdout: Data, stderr: String) {
@@ -133,21 +133,11 @@ func runProcess(
 }
 
 /// Polls `condition` until it holds or `timeout` passes; no fixed sleeps in tests.
-func eventually(timeout: Duration = .seconds(10), _ condition: () async throws -> Bool) async rethrows -> Bool {
+public func eventually(timeout: Duration = .seconds(10), _ condition: () async throws -> Bool) async rethrows -> Bool {
     let deadline = ContinuousClock.now.advanced(by: timeout)
     while ContinuousClock.now < deadline {
         if try await condition() { return true }
         try? await Task.sleep(for: .milliseconds(20))
     }
     return try await condition()
-}
-
-/// The built `cyberdesk-agent` next to the test bundle.
-var agentExecutable: String {
-    let bundleDir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-    for candidate in [bundleDir, bundleDir.deletingLastPathComponent()] {
-        let path = candidate.appendingPathComponent("cyberdesk-agent").path
-        if FileManager.default.isExecutableFile(atPath: path) { return path }
-    }
-    return bundleDir.appendingPathComponent("cyberdesk-agent").path
 }

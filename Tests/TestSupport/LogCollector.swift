@@ -1,19 +1,22 @@
 import Logging
 import Synchronization
 
-/// Keeps every line logged through its loggers, so a test can search what the server
-/// wrote. Used instead of `LoggingSystem.bootstrap`, which may run once per process.
-final class LogCollector: Sendable {
+/// Keeps every line logged through its loggers, so a test can search what the code wrote
+/// (a secret must never be there). Used instead of `LoggingSystem.bootstrap`, which may run
+/// once per process.
+public final class LogCollector: Sendable {
     private let lines = Mutex<[String]>([])
 
-    var all: [String] { lines.withLock { $0 } }
+    public init() {}
 
-    func append(_ line: String) {
+    public var all: [String] { lines.withLock { $0 } }
+
+    public func append(_ line: String) {
         lines.withLock { $0.append(line) }
     }
 
     /// A logger at `trace`, so the search covers everything the code could log.
-    func logger(label: String = "control-plane-tests") -> Logger {
+    public func logger(label: String = "tests") -> Logger {
         var logger = Logger(label: label) { label in CollectingLogHandler(label: label, collector: self) }
         logger.logLevel = .trace
         return logger
@@ -21,19 +24,19 @@ final class LogCollector: Sendable {
 }
 
 /// One line per event: level, label, message, metadata and error, as a log sink would see them.
-struct CollectingLogHandler: LogHandler {
-    let label: String
-    let collector: LogCollector
-    var logLevel: Logger.Level = .trace
-    var metadata: Logger.Metadata = [:]
-    var metadataProvider: Logger.MetadataProvider?
+public struct CollectingLogHandler: LogHandler {
+    public let label: String
+    public let collector: LogCollector
+    public var logLevel: Logger.Level = .trace
+    public var metadata: Logger.Metadata = [:]
+    public var metadataProvider: Logger.MetadataProvider?
 
-    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
         get { metadata[key] }
         set { metadata[key] = newValue }
     }
 
-    func log(event: LogEvent) {
+    public func log(event: LogEvent) {
         var all = metadata
         if let provided = metadataProvider?.get() { all.merge(provided) { _, new in new } }
         if let extra = event.metadata { all.merge(extra) { _, new in new } }
@@ -45,5 +48,5 @@ struct CollectingLogHandler: LogHandler {
 
 extension Logger {
     /// A logger that drops everything, for parts of a test whose logs do not matter.
-    static var silent: Logger { Logger(label: "silent") { _ in SwiftLogNoOpLogHandler() } }
+    public static var silent: Logger { Logger(label: "silent") { _ in SwiftLogNoOpLogHandler() } }
 }
