@@ -153,6 +153,24 @@ struct AgentEndToEndTests {
         #expect(names.contains("chart.txt"))
         let outside = try await system.request(.GET, "/v1/computer/\(machineID)/fs/read?path=/etc/passwd")
         #expect(outside.status == 400)
+        // A machine held by a session takes commands only from callers that name the session.
+        let workflow = try await system.call(.POST, "/v1/workflows", json: ["main_prompt": "hold"], expect: 201)
+        _ = try await system.call(
+            .POST, "/v1/trajectories",
+            json: [
+                "workflow_id": workflow["id"] ?? .null, "trajectory_data": [["func_name": "wait", "args": [0.1]]],
+                "dimensions": ["width": 1024, "height": 768], "is_approved": true,
+            ], expect: 201)
+        let opener = try await system.call(
+            .POST, "/v1/runs", json: ["workflow_id": workflow["id"] ?? .null, "start_session": true], expect: 201)
+        let session = try #require(opener["session_id"]?.stringValue)
+        _ = try await system.waitForRun(try #require(opener["id"]?.stringValue))
+        let refused = try await system.request(.GET, "/v1/computer/\(machineID)/display/dimensions")
+        #expect(refused.status == 409)
+        let allowed = try await system.request(
+            .GET, "/v1/computer/\(machineID)/display/dimensions", headers: [("X-Cyberdesk-Session-Id", session)])
+        #expect(allowed.status == 200)
+        _ = try await system.call(.PATCH, "/v1/machines/\(machineID)", json: ["reserved_session_id": .null], expect: 200)
         let badKey = try await system.request(
             .POST, "/v1/computer/\(machineID)/input/keyboard/key", json: ["text": "ctrlx"])
         #expect(badKey.status == 400, "\(system.agentLog.suffix(3000))")
