@@ -170,7 +170,8 @@ struct AgentEndToEndTests {
         let allowed = try await system.request(
             .GET, "/v1/computer/\(machineID)/display/dimensions", headers: [("X-Cyberdesk-Session-Id", session)])
         #expect(allowed.status == 200)
-        _ = try await system.call(.PATCH, "/v1/machines/\(machineID)", json: ["reserved_session_id": .null], expect: 200)
+        _ = try await system.call(
+            .PATCH, "/v1/machines/\(machineID)", json: ["reserved_session_id": .null], expect: 200)
         let badKey = try await system.request(
             .POST, "/v1/computer/\(machineID)/input/keyboard/key", json: ["text": "ctrlx"])
         #expect(badKey.status == 400, "\(system.agentLog.suffix(3000))")

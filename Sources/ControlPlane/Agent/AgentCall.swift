@@ -8,6 +8,8 @@ import Hummingbird
 struct AgentCall: Sendable {
     let api: APICall
     let machine: Machine
+    /// The request body as it arrives, for streamed uploads (`api.body` is then empty).
+    var stream: RequestBody?
 
     var app: ControlPlane { api.app }
     var machineID: String { machine.id }
@@ -17,18 +19,18 @@ struct AgentCall: Sendable {
 extension APIRouter {
     /// An endpoint of the agent protocol: machine credentials only, bodies up to `maxBody`.
     func addAgent(
-        _ method: HTTPRequest.Method, _ path: String, maxBody: Int = 1 << 20,
+        _ method: HTTPRequest.Method, _ path: String, maxBody: Int = 1 << 20, streaming: Bool = false,
         _ handler: @escaping @Sendable (AgentCall) async throws -> APIResponse
     ) {
         let app = self.app
         router.on(RouterPath(path), method: method) { request, context -> Response in
             do {
                 let machine = try await Self.authenticateMachine(request, app: app)
-                let body = try await request.body.collect(upTo: maxBody)
+                let body = streaming ? [] : Array(buffer: try await request.body.collect(upTo: maxBody))
                 let call = APICall(
-                    request: request, context: context, organizationID: machine.organizationID,
-                    body: Array(buffer: body), app: app)
-                return try await handler(AgentCall(api: call, machine: machine)).response()
+                    request: request, context: context, organizationID: machine.organizationID, body: body, app: app)
+                return try await handler(AgentCall(api: call, machine: machine, stream: streaming ? request.body : nil))
+                    .response()
             } catch {
                 let answer = APIResponse.from(error: error)
                 if answer.status.code >= 500 {

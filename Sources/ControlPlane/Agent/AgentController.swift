@@ -41,10 +41,8 @@ struct AgentController {
         api.addAgent(.post, "/v1/agent/runs/:id/heartbeat") { call in try await Self.heartbeat(call) }
         api.addAgent(.post, "/v1/agent/runs/:id/secrets/:name") { call in try await Self.secret(call) }
         api.addAgent(.post, "/v1/agent/runs/:id/events") { call in try await Self.events(call) }
-        api.addAgent(.post, "/v1/agent/runs/:id/images", maxBody: app.limits.maxFileBytes) { call in
-            try await Self.image(call)
-        }
-        api.addAgent(.post, "/v1/agent/runs/:id/attachments", maxBody: app.limits.maxFileBytes) { call in
+        api.addAgent(.post, "/v1/agent/runs/:id/images", streaming: true) { call in try await Self.image(call) }
+        api.addAgent(.post, "/v1/agent/runs/:id/attachments", streaming: true) { call in
             try await Self.upload(call)
         }
         api.addAgent(.post, "/v1/agent/runs/:id/complete") { call in try await Self.complete(call) }
@@ -480,18 +478,36 @@ struct AgentController {
         }
     }
 
+    /// Stores an upload as it streams in, then checks it against `X-Content-SHA256`.
+    static func receive(_ call: AgentCall) async throws -> (String, Int64) {
+        guard let body = call.stream else { throw ControlPlaneError.badRequest("the upload has no body") }
+        // The lease is checked before a byte is stored, so a stale attempt cannot fill the disk.
+        let token = try uploadLease(call)
+        try await call.app.store.transaction { tx in _ = try await leasedRun(call, token: token, in: tx) }
+        let (digest, size) = try await call.app.blobs.put(streaming: body, maxBytes: call.app.limits.maxFileBytes)
+        do {
+            try checkDigest(call, digest)
+        } catch {
+            // Nothing refers to the damaged upload; drop it unless another attachment shares it.
+            if try await call.app.store.transaction({ try await $0.attachmentCount(sha256: digest) }) == 0 {
+                try? await call.app.blobs.delete(digest)
+            }
+            throw error
+        }
+        return (digest, size)
+    }
+
     static func image(_ call: AgentCall) async throws -> APIResponse {
         let token = try uploadLease(call)
         let app = call.app
-        let digest = try await app.blobs.put(call.api.body)
-        try checkDigest(call, digest)
+        let (digest, size) = try await receive(call)
         let imageID = UUIDText.new()
         try await app.store.transaction { tx in
             var stored = try await leasedRun(call, token: token, in: tx)
             stored.images = (stored.images ?? [:]).merging([imageID: digest]) { _, new in new }
             try await tx.save(stored)
         }
-        return try .json(UploadResponse(id: imageID, sha256: digest, sizeBytes: Int64(call.api.body.count)))
+        return try .json(UploadResponse(id: imageID, sha256: digest, sizeBytes: size))
     }
 
     static func upload(_ call: AgentCall) async throws -> APIResponse {
@@ -502,8 +518,7 @@ struct AgentController {
         try RunFactory.checkFilename(filename, field: "filename")
         let sourcePath = call.api.query("path")
         let app = call.app
-        let digest = try await app.blobs.put(call.api.body)
-        try checkDigest(call, digest)
+        let (digest, size) = try await receive(call)
         let time = Timestamp.truncated(app.now())
         let contentType = call.api.request.headers[.contentType] ?? ContentTypes.guess(filename)
         let attachment = try await app.store.transaction { tx -> RunAttachment in
@@ -518,7 +533,7 @@ struct AgentController {
             let attachment = RunAttachment(
                 id: UUIDText.new(), organizationID: stored.organizationID, runID: stored.id, filename: filename,
                 contentType: contentType == "application/octet-stream" ? ContentTypes.guess(filename) : contentType,
-                attachmentType: .output, sizeBytes: Int64(call.api.body.count), sha256: digest,
+                attachmentType: .output, sizeBytes: size, sha256: digest,
                 storagePath: "sha256/" + digest, targetPath: sourcePath, cleanupImportsAfterRun: false, expiresAt: nil,
                 createdAt: time)
             try await tx.insert(attachment)
@@ -579,11 +594,11 @@ struct AgentController {
             else { throw ControlPlaneError.notFound("attachment \(id) not found for this machine") }
             return attachment
         }
-        guard let bytes = try await app.blobs.get(attachment.sha256) else {
+        guard let reader = try app.blobs.reader(attachment.sha256) else {
             throw ControlPlaneError.notFound("the content of attachment \(id) is missing from the blob store")
         }
         var headers = HTTPFields()
         headers[HTTPField.Name("X-Content-SHA256")!] = attachment.sha256
-        return .bytes(bytes, contentType: "application/octet-stream", headers: headers)
+        return .stream(reader, contentType: "application/octet-stream", headers: headers)
     }
 }

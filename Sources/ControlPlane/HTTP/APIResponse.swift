@@ -9,6 +9,8 @@ public enum APIResponse: Sendable {
     case json(HTTPResponse.Status, [UInt8])
     case empty
     case bytes([UInt8], contentType: String, headers: HTTPFields)
+    /// A blob sent in chunks as it is read, never whole in memory.
+    case stream(BlobReader, contentType: String, headers: HTTPFields)
 
     private static let encoder = APIJSON.encoder()
 
@@ -29,7 +31,7 @@ public enum APIResponse: Sendable {
         switch self {
         case .json(let status, _): status
         case .empty: .noContent
-        case .bytes: .ok
+        case .bytes, .stream: .ok
         }
     }
 
@@ -46,6 +48,19 @@ public enum APIResponse: Sendable {
             all.append(contentsOf: headers)
             all[.contentType] = contentType
             return Response(status: .ok, headers: all, body: ResponseBody(byteBuffer: ByteBuffer(bytes: body)))
+        case .stream(let reader, let contentType, let headers):
+            var all = extraHeaders
+            all.append(contentsOf: headers)
+            all[.contentType] = contentType
+            let body = ResponseBody(contentLength: Int(reader.size)) { writer in
+                while true {
+                    let chunk = try reader.next()
+                    if chunk.isEmpty { break }
+                    try await writer.write(ByteBuffer(bytes: chunk))
+                }
+                try await writer.finish(nil)
+            }
+            return Response(status: .ok, headers: all, body: body)
         }
     }
 

@@ -152,7 +152,7 @@ struct APIRouter {
             done.body = body
         case .empty:
             done.status = HTTPResponse.Status.noContent.code
-        case .bytes:
+        case .bytes, .stream:
             try? await app.store.transaction {
                 try await $0.abandonIdempotentRequest(organizationID: entry.organizationID, key: key)
             }
