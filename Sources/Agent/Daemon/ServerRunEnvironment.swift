@@ -3,6 +3,10 @@ import FoundationEssentials
 import Logging
 import Synchronization
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// The run executor's window on the control plane, for one claimed run: every call carries
 /// the run's lease token, so a run taken over by another attempt is refused (409) and the
 /// executor stops. Secret values pass through here once, on their way to `type`.
@@ -12,19 +16,16 @@ public final class ServerRunEnvironment: RunEnvironment {
     let lease: String
     let state: StateDirectory
     let logger: Logger
-    let maxDownloadBytes: Int
     private let step = Mutex<Int?>(nil)
 
     public init(
-        client: AgentClient, runID: String, lease: String, state: StateDirectory, logger: Logger,
-        maxDownloadBytes: Int = 200 << 20
+        client: AgentClient, runID: String, lease: String, state: StateDirectory, logger: Logger
     ) {
         self.client = client
         self.runID = runID
         self.lease = lease
         self.state = state
         self.logger = logger
-        self.maxDownloadBytes = maxDownloadBytes
     }
 
     /// The step the run is at, for heartbeats and the restart record.
@@ -35,9 +36,12 @@ public final class ServerRunEnvironment: RunEnvironment {
         return try await retrying { try await self.client.secret(runID: self.runID, lease: self.lease, name: name) }
     }
 
-    public func download(attachmentID: String) async throws -> [UInt8] {
+    public func download(attachmentID: String, to path: String, maxBytes: Int64) async throws -> (
+        sha256: String, size: Int64
+    ) {
         try await retrying {
-            try await self.client.download(attachmentID: attachmentID, maxBytes: self.maxDownloadBytes)
+            unlink(path)
+            return try await self.client.download(attachmentID: attachmentID, to: path, maxBytes: maxBytes)
         }
     }
 
@@ -56,13 +60,12 @@ public final class ServerRunEnvironment: RunEnvironment {
         }
     }
 
-    public func export(filename: String, path: String, bytes: [UInt8]) async throws -> String {
-        let digest = SHA256Digest.hex(bytes)
+    public func export(filename: String, path: String) async throws -> String {
         let query = "?filename=\(Self.queryEscape(filename))&path=\(Self.queryEscape(path))"
         return try await retrying {
             try await self.client.upload(
-                runID: self.runID, lease: self.lease, kind: "attachments", query: query, bytes: bytes,
-                contentType: "application/octet-stream", sha256: digest
+                runID: self.runID, lease: self.lease, kind: "attachments", query: query, file: path,
+                contentType: "application/octet-stream"
             ).id
         }
     }

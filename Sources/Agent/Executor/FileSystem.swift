@@ -127,6 +127,15 @@ enum FileSystem {
 
     /// Appends to `path`, creating it when missing. The final component must not be a symlink
     /// (callers pass resolved paths; a link appearing meanwhile is refused, not followed).
+    /// Renames a finished temporary file over `target` and syncs the directory, so the
+    /// target holds the old content or the new, never a part.
+    static func moveIntoPlace(_ temporary: String, _ target: String) throws(FileProblem) {
+        guard rename(temporary, target) == 0 else {
+            throw .system(operation: "rename", path: target, errno: errno)
+        }
+        if let slash = target.lastIndex(of: "/") { syncDirectory(String(target[..<slash])) }
+    }
+
     static func append(_ bytes: [UInt8], to path: String, mode: mode_t = 0o644) throws(FileProblem) {
         let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, mode)
         guard fd >= 0 else { throw .system(operation: "open", path: path, errno: errno) }

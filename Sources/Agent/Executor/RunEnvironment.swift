@@ -9,8 +9,10 @@ public protocol RunEnvironment: Sendable {
     /// `name` is the `{$name}` placeholder's name (a dotted path for nested values).
     func secret(named name: String) async throws -> JSONValue
 
-    /// The bytes of an input attachment (verified by the caller against size and SHA-256).
-    func download(attachmentID: String) async throws -> [UInt8]
+    /// Streams an input attachment into `path`, a new file the caller then verifies (size
+    /// and SHA-256) and renames into place; returns the content's SHA-256 and size. More than
+    /// `maxBytes` is an error.
+    func download(attachmentID: String, to path: String, maxBytes: Int64) async throws -> (sha256: String, size: Int64)
 
     /// Appends entries to the run's message history. Entries never contain secret values.
     func record(_ events: [JSONObject]) async throws
@@ -18,8 +20,9 @@ public protocol RunEnvironment: Sendable {
     /// Stores a PNG screenshot of the run; returns its image id for the history.
     func uploadImage(_ png: [UInt8]) async throws -> String
 
-    /// Uploads a file as an OUTPUT attachment; returns the attachment id.
-    func export(filename: String, path: String, bytes: [UInt8]) async throws -> String
+    /// Uploads the file at `path` as an OUTPUT attachment, streamed from disk; returns the
+    /// attachment id.
+    func export(filename: String, path: String) async throws -> String
 
     /// Called when a step starts, so heartbeats can report progress.
     func stepStarted(index: Int) async

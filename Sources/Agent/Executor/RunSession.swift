@@ -2,6 +2,9 @@ import CyberdeskAPI
 import Desktop
 import Logging
 
+#if canImport(Glibc)
+    import Glibc
+#endif
 #if canImport(FoundationEssentials)
     import FoundationEssentials
 #else
@@ -59,26 +62,38 @@ struct RunSession {
             let label = "file input '\(input.filename)'"
             do {
                 let target = try paths.importTarget(for: input)
-                let bytes = try await environment.download(attachmentID: input.attachmentID)
-                try Task.checkCancellation()
-                guard Int64(bytes.count) == input.sizeBytes else {
-                    throw StepFailure.error(
-                        "\(label): downloaded \(bytes.count) bytes, expected \(input.sizeBytes); not written")
+                let directory = target.split(separator: "/", omittingEmptySubsequences: false).dropLast()
+                    .joined(separator: "/")
+                let temporary = directory + "/.cyberdesk-import-" + UUID().uuidString.lowercased()
+                let received: (sha256: String, size: Int64)
+                do {
+                    received = try await environment.download(
+                        attachmentID: input.attachmentID, to: temporary, maxBytes: input.sizeBytes)
+                    try Task.checkCancellation()
+                    guard received.size == input.sizeBytes else {
+                        throw StepFailure.error(
+                            "\(label): downloaded \(received.size) bytes, expected \(input.sizeBytes); not written")
+                    }
+                    guard received.sha256 == input.sha256.lowercased() else {
+                        throw StepFailure.error(
+                            "\(label): SHA-256 checksum mismatch (expected \(input.sha256), got \(received.sha256)); not written"
+                        )
+                    }
+                    try FileSystem.moveIntoPlace(temporary, target)
+                } catch {
+                    unlink(temporary)
+                    throw error
                 }
-                let digest = SHA256Digest.hex(bytes)
-                guard digest == input.sha256.lowercased() else {
-                    throw StepFailure.error(
-                        "\(label): SHA-256 checksum mismatch (expected \(input.sha256), got \(digest)); not written")
-                }
-                try FileSystem.writeAtomically(bytes, to: target)
+                let digest = received.sha256
+                let size = received.size
                 if input.cleanupImportsAfterRun { importsToClean.append(target) }
                 history.append([
                     "type": "file_import", "attachment_id": .string(input.attachmentID),
                     "filename": .string(input.filename), "path": .string(target),
-                    "size_bytes": .int(Int64(bytes.count)), "sha256": .string(digest),
+                    "size_bytes": .int(size), "sha256": .string(digest),
                     "cleanup_after_run": .bool(input.cleanupImportsAfterRun), "at": .string(Self.timestamp()),
                 ])
-                logger.info("file input imported", metadata: ["file.path": "\(target)", "file.size": "\(bytes.count)"])
+                logger.info("file input imported", metadata: ["file.path": "\(target)", "file.size": "\(size)"])
             } catch {
                 switch StepFailure.from(error) {
                 case .cancelled: throw .cancelled
@@ -429,14 +444,15 @@ struct RunSession {
 
     /// Uploads one resolved file as an OUTPUT attachment.
     mutating func export(_ resolved: String) async throws -> JSONObject {
-        let bytes = try FileSystem.read(resolved, limit: Self.exportLimit)
+        let size = Int64(FileSystem.status(resolved, followingSymlinks: true)?.st_size ?? 0)
+        guard size <= Int64(Self.exportLimit) else {
+            throw FileProblem.tooLarge(path: resolved, bytes: Int(size), limit: Self.exportLimit)
+        }
         let filename = resolved.split(separator: "/").last.map(String.init) ?? resolved
-        let attachmentID = try await environment.export(filename: filename, path: resolved, bytes: bytes)
+        let attachmentID = try await environment.export(filename: filename, path: resolved)
         exported.insert(resolved)
-        logger.info("file exported", metadata: ["file.path": "\(resolved)", "file.size": "\(bytes.count)"])
-        return [
-            "attachment_id": .string(attachmentID), "path": .string(resolved), "size_bytes": .int(Int64(bytes.count)),
-        ]
+        logger.info("file exported", metadata: ["file.path": "\(resolved)", "file.size": "\(size)"])
+        return ["attachment_id": .string(attachmentID), "path": .string(resolved), "size_bytes": .int(size)]
     }
 
     /// With `includes_file_exports`: uploads every file created or changed in the transfers

@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import Crypto
 import CyberdeskAPI
 import FoundationEssentials
 import NIOCore
@@ -174,11 +175,77 @@ public struct AgentClient: Sendable {
         return try Self.decoder.decode(UploadResponse.self, from: Data(answer.body))
     }
 
-    public func download(attachmentID: String, maxBytes: Int) async throws -> [UInt8] {
-        let answer = try await send(
-            .GET, "/v1/agent/attachments/\(attachmentID)/content", timeout: .seconds(300), maxResponse: maxBytes)
-        try Self.check(answer.status, answer.headers, answer.body, path: "attachment content")
-        return answer.body
+    /// Streams an attachment into a new file at `path` (0600), hashing as it goes; never
+    /// holds the file in memory. Returns its SHA-256 and size.
+    public func download(attachmentID: String, to path: String, maxBytes: Int64) async throws -> (
+        sha256: String, size: Int64
+    ) {
+        var request = HTTPClientRequest(url: server + "/v1/agent/attachments/\(attachmentID)/content")
+        request.headers.add(name: "Authorization", value: "Bearer " + credential)
+        request.headers.add(name: "User-Agent", value: "cyberdesk-agent/\(AgentVersion.current)")
+        let response: HTTPClientResponse
+        do {
+            response = try await http.execute(request, timeout: .seconds(3600))
+        } catch {
+            throw AgentClientError.transport("GET attachment \(attachmentID): \(error)")
+        }
+        guard response.status.code == 200 else {
+            var body = try await response.body.collect(upTo: 1 << 20)
+            try Self.check(
+                Int(response.status.code), response.headers, body.readBytes(length: body.readableBytes) ?? [],
+                path: "attachment content")
+            throw AgentClientError.protocolViolation("attachment content answered \(response.status.code)")
+        }
+        let file = try StreamedFile(creating: path)
+        var hasher = SHA256()
+        var size: Int64 = 0
+        do {
+            for try await buffer in response.body {
+                size += Int64(buffer.readableBytes)
+                guard size <= maxBytes else {
+                    throw AgentClientError.protocolViolation(
+                        "attachment \(attachmentID) is larger than \(maxBytes) bytes")
+                }
+                try buffer.withUnsafeReadableBytes { bytes in
+                    hasher.update(bufferPointer: bytes)
+                    try file.write(bytes)
+                }
+            }
+            try file.finish()
+        } catch let error as AgentClientError {
+            throw error
+        } catch is CancellationError {
+            throw CancellationError()
+        } catch {
+            throw AgentClientError.transport("GET attachment \(attachmentID): \(error)")
+        }
+        return (SHA256Digest.hex(hasher.finalize()), size)
+    }
+
+    /// Uploads the file at `path`, streamed from disk in 64 KiB chunks, with its SHA-256
+    /// (computed in a first pass) for the server to check.
+    public func upload(
+        runID: String, lease: String, kind: String, query: String, file path: String, contentType: String
+    ) async throws -> UploadResponse {
+        let (digest, size) = try StreamedFile.digest(of: path)
+        var request = HTTPClientRequest(url: server + "/v1/agent/runs/\(runID)/\(kind)\(query)")
+        request.method = .POST
+        request.headers.add(name: "Authorization", value: "Bearer " + credential)
+        request.headers.add(name: "User-Agent", value: "cyberdesk-agent/\(AgentVersion.current)")
+        request.headers.add(name: "Content-Type", value: contentType)
+        request.headers.add(name: "X-Lease-Token", value: lease)
+        request.headers.add(name: "X-Content-SHA256", value: digest)
+        request.body = .stream(StreamedFile.chunks(of: path), length: .known(size))
+        let response: HTTPClientResponse
+        do {
+            response = try await http.execute(request, timeout: .seconds(3600))
+        } catch {
+            throw AgentClientError.transport("upload \(path): \(error)")
+        }
+        var body = try await response.body.collect(upTo: 1 << 20)
+        let bytes = body.readBytes(length: body.readableBytes) ?? []
+        try Self.check(Int(response.status.code), response.headers, bytes, path: kind)
+        return try Self.decoder.decode(UploadResponse.self, from: Data(bytes))
     }
 
     public func commandResult(commandID: String, status: Int, contentType: String, body: [UInt8]) async throws {

@@ -1,5 +1,6 @@
 import Agent
 import CyberdeskAPI
+import Foundation
 
 /// A `RunEnvironment` that keeps everything in memory, standing in for the control plane:
 /// secrets and input attachments it serves, and the events, images and exports it receives.
@@ -51,9 +52,12 @@ actor FakeRunEnvironment: RunEnvironment {
         return value
     }
 
-    func download(attachmentID: String) async throws -> [UInt8] {
+    func download(attachmentID: String, to path: String, maxBytes: Int64) async throws -> (
+        sha256: String, size: Int64
+    ) {
         guard let bytes = attachments[attachmentID] else { throw Failure.unknownAttachment(attachmentID) }
-        return bytes
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        return (SHA256Digest.hex(bytes), Int64(bytes.count))
     }
 
     /// Like an HTTP client, refuses to send from a cancelled task.
@@ -70,8 +74,9 @@ actor FakeRunEnvironment: RunEnvironment {
         return id
     }
 
-    func export(filename: String, path: String, bytes: [UInt8]) async throws -> String {
+    func export(filename: String, path: String) async throws -> String {
         if refuseUploads { throw Failure.uploadRefused }
+        let bytes = Array(try Data(contentsOf: URL(fileURLWithPath: path)))
         let id = "att_\(exports.count + 1)"
         exports.append(Export(id: id, filename: filename, path: path, bytes: bytes))
         return id
