@@ -87,14 +87,7 @@ struct AgentEndToEndTests {
     func cancelRunning(_ system: System) async throws {
         let machineID = try await system.join()
         try await system.startAgent(machineID: machineID)
-        let workflow = try await system.call(.POST, "/v1/workflows", json: ["main_prompt": "wait"], expect: 201)
-        let workflowID = try #require(workflow["id"]?.stringValue)
-        _ = try await system.call(
-            .POST, "/v1/trajectories",
-            json: [
-                "workflow_id": .string(workflowID), "trajectory_data": [["func_name": "wait", "args": [60]]],
-                "dimensions": ["width": 1280, "height": 800], "is_approved": true,
-            ], expect: 201)
+        let workflowID = try await system.workflow("wait", steps: [["func_name": "wait", "args": [60]]])
         let slow = try await system.call(.POST, "/v1/runs", json: ["workflow_id": .string(workflowID)], expect: 201)
         let slowID = try #require(slow["id"]?.stringValue)
         let running = await eventually(timeout: .seconds(20)) {
@@ -188,18 +181,12 @@ struct AgentEndToEndTests {
     func killAgent(_ system: System) async throws {
         let machineID = try await system.join()
         try await system.startAgent(machineID: machineID)
-        let workflow = try await system.call(.POST, "/v1/workflows", json: ["main_prompt": "hold"], expect: 201)
-        let workflowID = try #require(workflow["id"]?.stringValue)
-        _ = try await system.call(
-            .POST, "/v1/trajectories",
-            json: [
-                "workflow_id": .string(workflowID),
-                "trajectory_data": [
-                    ["func_name": "key", "args": ["shift"], "kwargs": ["down": true]],
-                    ["func_name": "wait", "args": [60]],
-                ],
-                "dimensions": ["width": 1280, "height": 800], "is_approved": true,
-            ], expect: 201)
+        let workflowID = try await system.workflow(
+            "hold",
+            steps: [
+                ["func_name": "key", "args": ["shift"], "kwargs": ["down": true]],
+                ["func_name": "wait", "args": [60]],
+            ])
         // kill -9 while the run holds Shift: the server marks the run lost once its lease lapses.
         let lost = try await system.call(.POST, "/v1/runs", json: ["workflow_id": .string(workflowID)], expect: 201)
         let lostID = try #require(lost["id"]?.stringValue)

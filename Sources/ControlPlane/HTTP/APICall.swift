@@ -25,6 +25,19 @@ public struct APICall: Sendable {
         return id
     }
 
+    /// The record named by the path's `id` in the caller's organization, or a 404 that says
+    /// which kind of thing was not found.
+    public func record<R: StoredRecord>(_ type: R.Type, named noun: String) async throws -> R {
+        let id = try self.id()
+        let organizationID = self.organizationID
+        guard
+            let record = try await app.store.transaction({
+                try await $0.fetch(R.self, id: id, organizationID: organizationID, forUpdate: false)
+            })
+        else { throw ControlPlaneError.notFound("\(noun) \(id) not found") }
+        return record
+    }
+
     public func decode<T: Decodable>(_ type: T.Type) throws -> T {
         guard !body.isEmpty else {
             throw RequestValidationError(loc: ["body"], msg: "Field required", type: "missing")

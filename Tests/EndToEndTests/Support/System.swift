@@ -205,6 +205,19 @@ final class System: Sendable {
         }
     }
 
+    /// A workflow with an approved trajectory recorded on a 1280x800 screen; its id.
+    func workflow(_ prompt: String, steps: [JSONValue]) async throws -> String {
+        let workflow = try await call(.POST, "/v1/workflows", json: ["main_prompt": .string(prompt)], expect: 201)
+        guard let id = workflow["id"]?.stringValue else { throw TestFailure("the workflow has no id") }
+        _ = try await call(
+            .POST, "/v1/trajectories",
+            json: [
+                "workflow_id": .string(id), "trajectory_data": .array(steps),
+                "dimensions": ["width": 1280, "height": 800], "is_approved": true,
+            ], expect: 201)
+        return id
+    }
+
     /// Polls the run until it reaches a terminal status.
     func waitForRun(_ runID: String, timeout: Duration = .seconds(60)) async throws -> JSONObject {
         var run: JSONObject = [:]

@@ -84,12 +84,6 @@ struct ConnectionsController {
     }
 
     static func fetch(_ call: APICall) async throws -> Connection {
-        let id = try call.id()
-        guard
-            let connection = try await call.app.store.transaction({
-                try await $0.fetch(Connection.self, id: id, organizationID: call.organizationID, forUpdate: false)
-            })
-        else { throw ControlPlaneError.notFound("connection \(id) not found") }
-        return connection
+        try await call.record(Connection.self, named: "connection")
     }
 }

@@ -170,12 +170,6 @@ struct RunAttachmentsController {
     }
 
     static func fetch(_ call: APICall) async throws -> RunAttachment {
-        let id = try call.id()
-        guard
-            let attachment = try await call.app.store.transaction({
-                try await $0.fetch(RunAttachment.self, id: id, organizationID: call.organizationID, forUpdate: false)
-            })
-        else { throw ControlPlaneError.notFound("run attachment \(id) not found") }
-        return attachment
+        try await call.record(RunAttachment.self, named: "run attachment")
     }
 }

@@ -228,13 +228,7 @@ struct RunsController {
     }
 
     static func fetch(_ call: APICall) async throws -> StoredRun {
-        let id = try call.id()
-        guard
-            let stored = try await call.app.store.transaction({
-                try await $0.fetch(StoredRun.self, id: id, organizationID: call.organizationID, forUpdate: false)
-            })
-        else { throw ControlPlaneError.notFound("run \(id) not found") }
-        return stored
+        try await call.record(StoredRun.self, named: "run")
     }
 
     /// `include=workflow,machine,machine.pools`.

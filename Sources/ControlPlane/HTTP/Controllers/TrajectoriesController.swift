@@ -137,13 +137,7 @@ struct TrajectoriesController {
     }
 
     static func fetch(_ call: APICall) async throws -> TrajectoryRecord {
-        let id = try call.id()
-        guard
-            let trajectory = try await call.app.store.transaction({
-                try await $0.fetch(TrajectoryRecord.self, id: id, organizationID: call.organizationID, forUpdate: false)
-            })
-        else { throw ControlPlaneError.notFound("trajectory \(id) not found") }
-        return trajectory
+        try await call.record(TrajectoryRecord.self, named: "trajectory")
     }
 
     static func validate(_ steps: [JSONValue]) throws {

@@ -155,13 +155,7 @@ struct WorkflowsController {
     }
 
     static func fetch(_ call: APICall) async throws -> Workflow {
-        let id = try call.id()
-        guard
-            let workflow = try await call.app.store.transaction({
-                try await $0.fetch(Workflow.self, id: id, organizationID: call.organizationID, forUpdate: false)
-            })
-        else { throw ControlPlaneError.notFound("workflow \(id) not found") }
-        return workflow
+        try await call.record(Workflow.self, named: "workflow")
     }
 
     /// A schema must parse when it is given, so a run never fails on a broken schema later.
