@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import ControlPlane
 import CyberdeskAPI
 import Foundation
@@ -40,6 +41,7 @@ struct AgentEndToEndTests {
                 "kwargs": ["path": "~/CyberdeskTransfers/summary.txt", "content": "summary for {patient}"],
             ],
             ["func_name": "set_output", "kwargs": ["key": "patient", "value": "{patient}"]],
+            ["func_name": "screenshot"],
         ]
         _ = try await system.call(
             .POST, "/v1/trajectories",
@@ -71,6 +73,20 @@ struct AgentEndToEndTests {
         let outputs = try await system.get("/v1/run-attachments?run_id=\(runID)&attachment_type=output")
         let names = outputs["items"]?.arrayValue?.compactMap { $0.objectValue?["filename"]?.stringValue } ?? []
         #expect(names.contains("summary.txt"))
+
+        // The screenshot step's image is reachable by a signed link, without the API key.
+        let shotEvent = run["run_message_history"]?.arrayValue?.compactMap(\.objectValue)
+            .first { $0["func_name"]?.stringValue == "screenshot" }
+        let imageID = try #require(
+            shotEvent?["result"]?.objectValue?["image_id"]?.stringValue ?? shotEvent?["image_id"]?.stringValue)
+        let link = try await system.get("/v1/runs/\(runID)/image/signed-url?image_url=\(imageID)")
+        let signed = try #require(link["signed_url"]?.stringValue)
+        let image = try await HTTPClient.shared.execute(HTTPClientRequest(url: signed), timeout: .seconds(10))
+        #expect(image.status.code == 200 && image.headers.first(name: "Content-Type") == "image/png")
+        let tampered = try await HTTPClient.shared.execute(
+            HTTPClientRequest(url: signed.replacingOccurrences(of: "signature=", with: "signature=x")),
+            timeout: .seconds(10))
+        #expect(tampered.status.code == 403)
 
         // The history shows the placeholder, never the value; nothing else holds the secret.
         let history = run["run_message_history"]?.compactJSON ?? ""

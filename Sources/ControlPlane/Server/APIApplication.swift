@@ -18,6 +18,7 @@ public func buildApplication(
     ConnectionsController().register(api)
     RunsController().register(api)
     RunAttachmentsController().register(api)
+    RunAttachmentsController.registerRunImages(api)
     ComputerController().register(api)
     AgentController().register(api)
     return Application(

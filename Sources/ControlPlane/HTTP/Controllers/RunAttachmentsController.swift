@@ -133,6 +133,28 @@ struct RunAttachmentsController {
         }
     }
 
+    /// A run image by its signed link (`GET /v1/runs/{id}/image/signed-url`); no API key.
+    static func registerRunImages(_ api: APIRouter) {
+        let app = api.app
+        api.addPublic(.get, "/v1/run-images/:run_id/:image_id") { request, context in
+            let runID = context.parameters.get("run_id").flatMap(UUIDText.normalized) ?? ""
+            let imageID = context.parameters.get("image_id") ?? ""
+            let query = request.uri.queryParameters
+            guard let signature = query["signature"].map(String.init),
+                let expires = query["expires"].flatMap({ Int64($0) }),
+                app.signer.verify(
+                    path: "/v1/run-images/\(runID)/\(imageID)", expires: expires, signature: signature, now: app.now())
+            else { throw ControlPlaneError.forbidden("the image link is invalid or has expired; ask for a new one") }
+            let stored = try await app.store.transaction {
+                try await $0.fetch(StoredRun.self, id: runID, organizationID: nil, forUpdate: false)
+            }
+            guard let digest = stored?.images?[imageID], let reader = try app.blobs.reader(digest) else {
+                throw ControlPlaneError.notFound("image \(imageID) not found")
+            }
+            return .stream(reader, contentType: "image/png", headers: [.cacheControl: "no-store"])
+        }
+    }
+
     static func download(_ attachment: RunAttachment, app: ControlPlane) async throws -> APIResponse {
         if let expires = attachment.expiresAt, expires < app.now() {
             throw ControlPlaneError.notFound(

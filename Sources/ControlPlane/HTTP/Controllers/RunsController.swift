@@ -190,6 +190,29 @@ struct RunsController {
             return .empty
         }
 
+        // Screenshots a run took (history events carry their `image_id`): a signed link that
+        // needs no key, as `runs.get_image_signed_url` expects.
+        api.add(.get, "/v1/runs/:id/image/signed-url") { call in
+            let stored = try await Self.fetch(call)
+            guard let given = call.query("image_url"), !given.isEmpty else {
+                throw RequestValidationError(loc: ["query", "image_url"], msg: "Field required", type: "missing")
+            }
+            let imageID = String(given.split(separator: "/").last ?? "")
+            guard stored.images?[imageID] != nil else {
+                throw ControlPlaneError.notFound("run \(stored.id) has no image '\(given)'")
+            }
+            let expiresIn = try call.queryInt("expires_in", default: 3600, in: 10...86_400)
+            let expires = Int64(call.app.now().timeIntervalSince1970) + Int64(expiresIn)
+            let path = "/v1/run-images/\(stored.id)/\(imageID)"
+            let signature = call.app.signer.signature(path: path, expires: expires)
+            return try .json(
+                [
+                    "supabase_url": .string(call.baseURL),
+                    "signed_url": .string(call.baseURL + path + "?expires=\(expires)&signature=\(signature)"),
+                    "expires_in": .int(Int64(expiresIn)),
+                ] as JSONObject)
+        }
+
         api.add(.post, "/v1/runs/:id/retry") { call in
             let id = try call.id()
             var retry = call.body.isEmpty ? RunRetry() : try call.decode(RunRetry.self)
