@@ -95,15 +95,5 @@ public final class ServerRunEnvironment: RunEnvironment {
         }
     }
 
-    static func queryEscape(_ text: String) -> String {
-        var escaped = ""
-        for byte in text.utf8 {
-            let plain =
-                (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5a) || (byte >= 0x61 && byte <= 0x7a)
-                || byte == 0x2d || byte == 0x2e || byte == 0x5f || byte == 0x7e || byte == 0x2f
-            escaped +=
-                plain ? String(UnicodeScalar(byte)) : "%" + String(byte, radix: 16, uppercase: true).leftPadded(2)
-        }
-        return escaped
-    }
+    static func queryEscape(_ text: String) -> String { text.percentEncoded(keeping: "-._~/") }
 }

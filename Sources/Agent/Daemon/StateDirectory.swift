@@ -148,58 +148,36 @@ public enum AgentError: Error, CustomStringConvertible, Equatable {
     }
 }
 
-/// File helpers: 0600 files written whole through a temporary file and a rename.
+/// The daemon's small files (state, config, secrets given in files): 0600 files written
+/// whole through a temporary file and a rename. A thin face on the executor's
+/// `FileSystem`, which has the POSIX calls.
 public enum AgentFiles {
+    /// The file's bytes, or nil when it does not exist.
     public static func read(_ path: String) throws -> [UInt8]? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        if fd < 0 {
-            if errno == ENOENT { return nil }
-            throw AgentError.state("cannot read \(path): \(String(cString: strerror(errno)))")
-        }
-        defer { close(fd) }
-        var bytes: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let count = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
-            if count < 0, errno == EINTR { continue }
-            if count < 0 { throw AgentError.state("cannot read \(path): \(String(cString: strerror(errno)))") }
-            if count == 0 { return bytes }
-            bytes += buffer[0..<count]
+        do {
+            return try FileSystem.read(path, limit: 16 << 20)
+        } catch .system(_, _, let code) where code == ENOENT {
+            return nil
+        } catch {
+            throw AgentError.state(error.description)
         }
     }
 
-    public static func write(_ bytes: [UInt8], to path: String, mode: mode_t = 0o600) throws {
-        let temporary = path + ".tmp-\(getpid())"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
-        guard fd >= 0 else { throw AgentError.state("cannot write \(path): \(String(cString: strerror(errno)))") }
-        var offset = 0
-        while offset < bytes.count {
-            let written = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + offset, $0.count - offset) }
-            if written < 0, errno == EINTR { continue }
-            if written < 0 {
-                close(fd)
-                unlink(temporary)
-                throw AgentError.state("cannot write \(path): \(String(cString: strerror(errno)))")
-            }
-            offset += written
-        }
-        fsync(fd)
-        close(fd)
-        guard rename(temporary, path) == 0 else {
-            unlink(temporary)
-            throw AgentError.state("cannot write \(path): \(String(cString: strerror(errno)))")
+    public static func write(_ bytes: [UInt8], to path: String) throws {
+        do {
+            try FileSystem.writeAtomically(bytes, to: path, mode: 0o600)
+        } catch {
+            throw AgentError.state(error.description)
         }
     }
 
-    public static func makeDirectory(_ path: String, mode: mode_t = 0o700) throws {
-        var current = path.hasPrefix("/") ? "" : "."
-        for component in path.split(separator: "/") {
-            current += "/" + component
-            if mkdir(current, mode) != 0, errno != EEXIST {
-                throw AgentError.state("cannot create \(current): \(String(cString: strerror(errno)))")
-            }
+    public static func makeDirectory(_ path: String) throws {
+        do {
+            try FileSystem.createDirectories(path, mode: 0o700)
+        } catch {
+            throw AgentError.state(error.description)
         }
     }
 
-    public static func remove(_ path: String) { unlink(path) }
+    public static func remove(_ path: String) { try? FileSystem.remove(path) }
 }

@@ -138,14 +138,7 @@ public struct AgentClient: Sendable {
 
     /// The value of one sensitive input. The caller types it and drops it at once.
     public func secret(runID: String, lease: String, name: String) async throws -> JSONValue {
-        var escaped = ""
-        for byte in name.utf8 {
-            let plain =
-                (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5a) || (byte >= 0x61 && byte <= 0x7a)
-                || byte == 0x2d || byte == 0x2e || byte == 0x5f
-            escaped +=
-                plain ? String(UnicodeScalar(byte)) : "%" + String(byte, radix: 16, uppercase: true).leftPadded(2)
-        }
+        let escaped = name.percentEncoded(keeping: "-._")
         guard
             let answer = try await call(
                 .POST, "/v1/agent/runs/\(runID)/secrets/\(escaped)", json: LeaseRequest(leaseToken: lease),
@@ -296,6 +289,21 @@ public enum AgentClientError: Error, CustomStringConvertible, Equatable {
 extension String {
     func leftPadded(_ width: Int) -> String {
         count >= width ? self : String(repeating: "0", count: width - count) + self
+    }
+
+    /// Percent-encodes every byte but ASCII letters, digits and `keeping`, for URL paths and
+    /// query values.
+    func percentEncoded(keeping: String) -> String {
+        let kept = Set(keeping.utf8)
+        var escaped = ""
+        for byte in utf8 {
+            let plain =
+                (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5a) || (byte >= 0x61 && byte <= 0x7a)
+                || kept.contains(byte)
+            escaped +=
+                plain ? String(UnicodeScalar(byte)) : "%" + String(byte, radix: 16, uppercase: true).leftPadded(2)
+        }
+        return escaped
     }
 }
 

@@ -250,6 +250,8 @@ struct AgentController {
         }
     }
 
+    static let touchInterval: Double = 5
+
     /// Every poll is a heartbeat of the machine: `last_seen`, `connected`, the connection's ping.
     static func touch(_ call: AgentCall, connectionID: String) async throws {
         let time = Timestamp.truncated(call.app.now())
@@ -263,11 +265,18 @@ struct AgentController {
                 throw ControlPlaneError.conflict(
                     "connection \(connectionID) was replaced by a newer one; connect again")
             }
-            connection.lastPing = time
-            try await tx.save(connection)
+            // Polls come every few seconds from every machine: write only when the stored
+            // times are older than `touchInterval` (far below the disconnect timeout).
+            if time.timeIntervalSince(connection.lastPing) >= touchInterval {
+                connection.lastPing = time
+                try await tx.save(connection)
+            }
             guard
                 var machine = try await tx.fetch(Machine.self, id: call.machineID, organizationID: nil, forUpdate: true)
             else { return }
+            guard machine.status != .connected || time.timeIntervalSince(machine.lastSeen) >= touchInterval else {
+                return
+            }
             machine.lastSeen = time
             machine.status = .connected
             try await tx.save(machine)
