@@ -3,6 +3,7 @@ import FoundationEssentials
 import HTTPTypes
 import Hummingbird
 import Logging
+import ServiceLifecycle
 
 /// `/v1/agent/...`: the machine side of the protocol (AGENT-PROTOCOL.md; the final shapes
 /// are in docs/AGENT-PROTOCOL.md).
@@ -245,8 +246,12 @@ struct AgentController {
             }
             if !messages.isEmpty { return try .json(AgentPollResponse(messages: messages)) }
             let remaining = deadline - ContinuousClock.now
-            if remaining <= .zero || Task.isCancelled { return .empty }
-            await app.hub.wait(call.machineID, stamp: stamp, timeout: remaining)
+            if remaining <= .zero || Task.isCancelled || Task.isShuttingDownGracefully { return .empty }
+            // A server stopping gracefully waits for open requests: a long poll answers at
+            // once instead of holding shutdown for its whole wait.
+            try? await cancelWhenGracefulShutdown {
+                await app.hub.wait(call.machineID, stamp: stamp, timeout: remaining)
+            }
         }
     }
 
