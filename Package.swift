@@ -20,6 +20,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/vapor/sqlite-nio", from: "1.13.2"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
     ],
     targets: [
@@ -66,7 +67,7 @@ let package = Package(
         // Codable types shared by server, agent and tests: the public v1 resources, the
         // trajectory step vocabulary and templates, JSON Schema validation of inputs.
         .target(name: "CyberdeskAPI"),
-        // The control plane: HTTP app, auth, store (SQLite; PostgreSQL in a later step),
+        // The control plane: HTTP app, auth, store (SQLite embedded, PostgreSQL for replicas),
         // scheduler, vault and attachment blobs.
         .target(
             name: "ControlPlane",
@@ -74,6 +75,7 @@ let package = Package(
                 "CyberdeskAPI",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "SQLiteNIO", package: "sqlite-nio"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

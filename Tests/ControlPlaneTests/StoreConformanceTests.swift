@@ -4,7 +4,7 @@ import Foundation
 import Testing
 
 /// What every `Store` must do, checked through the protocol only. Each test runs once per
-/// entry of `StoreFactory.all` (SQLite today; PostgreSQL joins as one more factory).
+/// entry of `StoreFactory.all` (SQLite, and PostgreSQL when a test server is configured).
 @Suite("Store conformance")
 struct StoreConformanceTests {
     let organizationID = Records.id()

@@ -36,16 +36,29 @@ public struct SQLDialect: Sendable {
     public var forUpdateClause: String
     /// The type of large binary columns.
     public var blobType: String
+    /// Run first in the migration transaction so that replicas starting together migrate
+    /// one at a time (nil for SQLite, whose `BEGIN IMMEDIATE` already serializes them).
+    public var migrationLock: String?
 
-    public init(name: String, skipLockedClause: String, forUpdateClause: String, blobType: String) {
+    public init(
+        name: String, skipLockedClause: String, forUpdateClause: String, blobType: String, migrationLock: String?
+    ) {
         self.name = name
         self.skipLockedClause = skipLockedClause
         self.forUpdateClause = forUpdateClause
         self.blobType = blobType
+        self.migrationLock = migrationLock
     }
 
-    public static let sqlite = SQLDialect(name: "sqlite", skipLockedClause: "", forUpdateClause: "", blobType: "BLOB")
+    public static let sqlite = SQLDialect(
+        name: "sqlite", skipLockedClause: "", forUpdateClause: "", blobType: "BLOB", migrationLock: nil)
     public static let postgres = SQLDialect(
         name: "postgres", skipLockedClause: " FOR UPDATE SKIP LOCKED", forUpdateClause: " FOR UPDATE",
-        blobType: "BYTEA")
+        blobType: "BYTEA", migrationLock: "SELECT pg_advisory_xact_lock(\(AdvisoryLock.migrations))")
+}
+
+/// Advisory lock keys, one per job that only one replica may run at a time.
+public enum AdvisoryLock {
+    public static let migrations: Int64 = 0x6379_6264_0001
+    public static let sweeps: Int64 = 0x6379_6264_0002
 }

@@ -19,20 +19,26 @@ public struct DataDirectory: Sendable {
     /// file) and brings its schema up to date.
     public func openStore(database: String?, logger: Logger) async throws -> any Store {
         try SecretFile.makeDirectory(path)
-        let sqlitePath: String
+        let engine: any SQLDatabase
         switch database {
         case nil, "":
-            sqlitePath = databasePath
+            engine = try await SQLiteDatabase(path: databasePath, logger: logger)
         case let url? where url.hasPrefix("sqlite:"):
-            sqlitePath = String(url.dropFirst("sqlite:".count)).replacing("//", with: "/")
+            engine = try await SQLiteDatabase(
+                path: String(url.dropFirst("sqlite:".count)).replacing("//", with: "/"), logger: logger)
         case let url? where url.hasPrefix("postgres://") || url.hasPrefix("postgresql://"):
-            throw StoreError.unavailable(
-                "PostgreSQL is not supported by this build yet; use the embedded SQLite store (omit --database)")
+            engine = try await PostgresDatabase(url: url, logger: logger)
         case let url?:
-            throw StoreError.unavailable("unknown --database '\(url)'; use sqlite:PATH or postgres://USER@HOST/DB")
+            throw StoreError.unavailable(
+                "unknown --database '\(PostgresURL.redacted(url))'; use sqlite:PATH or postgres://USER:PASSWORD@HOST/DB")
         }
-        let store = SQLStore(database: try await SQLiteDatabase(path: sqlitePath, logger: logger))
-        try await store.migrate()
+        let store = SQLStore(database: engine)
+        do {
+            try await store.migrate()
+        } catch {
+            try? await store.close()
+            throw error
+        }
         return store
     }
 

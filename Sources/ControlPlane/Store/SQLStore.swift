@@ -1,8 +1,7 @@
 import CyberdeskAPI
 import FoundationEssentials
 
-/// The store written once in portable SQL, over any `SQLDatabase` (SQLite today,
-/// PostgreSQL next). Engine differences live in `SQLDialect`.
+/// The store written once in portable SQL, over any `SQLDatabase` (SQLite or PostgreSQL). Engine differences live in `SQLDialect`.
 public struct SQLStore: Store {
     let database: any SQLDatabase
 
@@ -13,6 +12,7 @@ public struct SQLStore: Store {
     public func migrate() async throws {
         let steps = Migrations.steps(database.dialect)
         try await database.transaction { connection in
+            if let lock = database.dialect.migrationLock { try await connection.query(lock) }
             try await connection.query(
                 "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)"
             )
