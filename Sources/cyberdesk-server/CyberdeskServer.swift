@@ -20,7 +20,7 @@ struct StoreOptions: ParsableArguments {
     @Option(help: "Directory for the database, attachment blobs and key files.")
     var dataDir: String = ProcessInfo.processInfo.environment["CYBERDESK_DATA_DIR"] ?? defaultDataDir()
 
-    @Option(help: "sqlite:PATH (default: the data directory's SQLite file) or postgres://...")
+    @Option(help: "sqlite:PATH (default: the data directory's SQLite file) or postgres://USER:PASSWORD@HOST:PORT/DB[?sslmode=disable|prefer|require]; several servers may share one PostgreSQL database.")
     var database: String?
 
     @Option(help: "trace, debug, info, notice, warning, error or critical.")
@@ -114,6 +114,8 @@ struct Serve: AsyncParsableCommand {
             .init(service: application, successTerminationBehavior: .gracefullyShutdownGroup),
             .init(service: Sweeper(store: database, logger: logger), successTerminationBehavior: .ignore),
             .init(service: LeaseSweeper(app: app), successTerminationBehavior: .ignore),
+            // Replicas on one PostgreSQL database: notifications, fallback poll, clock.
+            .init(service: ClusterService(app: app), successTerminationBehavior: .ignore),
         ]
         if let notifier, notifier.watchdogInterval != nil {
             services.append(

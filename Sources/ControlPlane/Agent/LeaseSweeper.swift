@@ -32,9 +32,14 @@ public struct LeaseSweeper: Service {
         } catch is CancellationError {}
     }
 
-    /// One pass; returns the number of runs and machines changed (for tests).
+    /// One pass; returns the number of runs and machines changed (for tests). Replicas on
+    /// one database take turns: a pass is skipped while another replica runs one.
     @discardableResult
     public func sweep() async throws -> Int {
+        try await app.store.exclusively(AdvisoryLock.sweeps) { try await sweepHere() } ?? 0
+    }
+
+    private func sweepHere() async throws -> Int {
         let now = app.now()
         let timing = app.agentTiming
         let offeredBefore = now.addingTimeInterval(-timing.offerTimeout)

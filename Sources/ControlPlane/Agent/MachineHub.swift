@@ -4,6 +4,10 @@ import Synchronization
 
 /// Wakes long-polling machines and relays ad-hoc commands to them, in this process.
 ///
+/// With replicas on one PostgreSQL database, wakes and cancel notices are also queued for
+/// the other replicas (`nextOutgoing`, sent by `ClusterService` with NOTIFY) and applied
+/// here when they come from another replica (`receive`).
+///
 /// Run offers are not kept here: a poll derives them from the store, so nothing is lost
 /// when the server restarts. The hub only says "look again now" (a per-machine generation
 /// counter, so a wake between a poll's look and its wait is never missed) and holds what
@@ -33,11 +37,20 @@ public final class MachineHub: Sendable {
         var waiters: [UUID: Waiter] = [:]
         var notices: [String: [AgentMessage]] = [:]
         var commands: [String: PendingCommand] = [:]
+        /// Events for the other replicas, coalesced until sent.
+        var outgoing: [String] = []
+        var outgoingWaiter: CheckedContinuation<Void, Never>?
     }
 
     private let state = Mutex(State())
+    /// Whether events are queued for other replicas.
+    let broadcasting: Bool
+    /// Tells this replica's notifications from the others'.
+    public let replicaID = String(UUID().uuidString.prefix(8)).lowercased()
 
-    public init() {}
+    public init(broadcasting: Bool = false) {
+        self.broadcasting = broadcasting
+    }
 
     /// A stamp to pass to `wait`: the machine's generation plus the all-machines one.
     public func stamp(_ machineID: String) -> UInt64 {
@@ -46,6 +59,11 @@ public final class MachineHub: Sendable {
 
     /// Wakes the machine's poll (a run was pinned to it, cancelled, or a command came).
     public func wake(_ machineID: String) {
+        wakeHere(machineID)
+        publish("w:\(machineID)")
+    }
+
+    private func wakeHere(_ machineID: String) {
         let woken = state.withLock { state -> [CheckedContinuation<Void, Never>] in
             state.generations[machineID, default: 0] &+= 1
             let ids = state.waiters.filter { $0.value.machineID == machineID }.map(\.key)
@@ -56,6 +74,12 @@ public final class MachineHub: Sendable {
 
     /// Wakes every waiting machine (a run any of them might take was created).
     public func wakeAll() {
+        wakeAllHere()
+        publish("a")
+    }
+
+    /// Wakes every poll of this replica only (the fallback poll of the queue does this).
+    public func wakeAllHere() {
         let woken = state.withLock { state -> [CheckedContinuation<Void, Never>] in
             state.allGeneration &+= 1
             defer { state.waiters.removeAll() }
@@ -95,12 +119,79 @@ public final class MachineHub: Sendable {
 
     /// Queues a message (cancel, drain) for the machine's next poll and wakes it.
     public func post(_ message: AgentMessage, to machineID: String) {
+        postHere(message, to: machineID)
+        if message.type == .cancel, let runID = message.runID { publish("c:\(runID):\(machineID)") }
+    }
+
+    private func postHere(_ message: AgentMessage, to machineID: String) {
         state.withLock { state in
             if !(state.notices[machineID] ?? []).contains(where: { $0.id == message.id }) {
                 state.notices[machineID, default: []].append(message)
             }
         }
-        wake(machineID)
+        wakeHere(machineID)
+    }
+
+    // MARK: Other replicas
+
+    private func publish(_ event: String) {
+        guard broadcasting else { return }
+        let payload = "\(replicaID) \(event)"
+        let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
+            if !state.outgoing.contains(payload) { state.outgoing.append(payload) }
+            defer { state.outgoingWaiter = nil }
+            return state.outgoingWaiter
+        }
+        waiter?.resume()
+    }
+
+    /// Waits for events to send to the other replicas and takes them all, coalesced: one
+    /// "wake all" stands for every wake queued with it. Empty when the task is cancelled.
+    public func nextOutgoing() async -> [String] {
+        while !Task.isCancelled {
+            let events = state.withLock { state -> [String] in
+                defer { state.outgoing.removeAll() }
+                return state.outgoing
+            }
+            if !events.isEmpty {
+                let all = "\(replicaID) a"
+                guard events.contains(all) else { return events }
+                return [all] + events.filter { $0.hasPrefix("\(replicaID) c:") }
+            }
+            await withTaskCancellationHandler {
+                await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                    let resumeNow = state.withLock { state -> Bool in
+                        if !state.outgoing.isEmpty || Task.isCancelled { return true }
+                        state.outgoingWaiter = continuation
+                        return false
+                    }
+                    if resumeNow { continuation.resume() }
+                }
+            } onCancel: {
+                let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
+                    defer { state.outgoingWaiter = nil }
+                    return state.outgoingWaiter
+                }
+                waiter?.resume()
+            }
+        }
+        return []
+    }
+
+    /// Applies an event another replica sent; this replica's own events are ignored.
+    public func receive(_ payload: String) {
+        let parts = payload.split(separator: " ", maxSplits: 1).map(String.init)
+        guard parts.count == 2, parts[0] != replicaID else { return }
+        let event = parts[1]
+        if event == "a" {
+            wakeAllHere()
+        } else if event.hasPrefix("w:") {
+            wakeHere(String(event.dropFirst(2)))
+        } else if event.hasPrefix("c:") {
+            let ids = event.dropFirst(2).split(separator: ":").map(String.init)
+            guard ids.count == 2 else { return }
+            postHere(AgentMessage(id: "cancel:\(ids[0])", type: .cancel, runID: ids[0]), to: ids[1])
+        }
     }
 
     /// Messages waiting for the machine: notices, then commands not yet answered.

@@ -13,7 +13,7 @@ import Synchronization
 /// loses a race — a deadlock, a serialization failure, or a uniqueness constraint another
 /// replica satisfied first — is rolled back and run again from the start (bodies only touch
 /// the database), so API callers never see such errors.
-public final class PostgresDatabase: SQLDatabase {
+public final class PostgresDatabase: SQLDatabase, ClusterChannel {
     public let dialect = SQLDialect.postgres
     let client: PostgresClient
     let logger: Logger
@@ -103,19 +103,21 @@ public final class PostgresDatabase: SQLDatabase {
         }
     }
 
-    /// Sends `payload` on `channel` to every replica that listens (delivered after commit;
-    /// PostgreSQL coalesces identical notifications within one transaction).
-    public func notify(channel: String, payload: String) async throws {
+    public func notify(channel: String, payloads: [String]) async throws {
+        guard !payloads.isEmpty else { return }
         _ = try await transaction { connection in
-            try await connection.query("SELECT pg_notify(?, ?)", [.text(channel), .text(payload)])
+            for payload in payloads {
+                try await connection.query("SELECT pg_notify(?, ?)", [.text(channel), .text(payload)])
+            }
         }
     }
 
-    /// Listens on `channel` until the task is cancelled, calling `received` for each payload.
-    /// Returns (throws) when the connection is lost, so the caller can listen again.
-    public func listen(channel: String, _ received: @Sendable (String) async -> Void) async throws {
+    public func listen(
+        channel: String, ready: @Sendable () async -> Void, _ received: @Sendable (String) async -> Void
+    ) async throws {
         try await client.withConnection { connection in
             try await connection.listen(on: channel) { notifications in
+                await ready()
                 for try await notification in notifications {
                     await received(notification.payload)
                 }

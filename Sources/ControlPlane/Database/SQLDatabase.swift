@@ -61,4 +61,5 @@ public struct SQLDialect: Sendable {
 public enum AdvisoryLock {
     public static let migrations: Int64 = 0x6379_6264_0001
     public static let sweeps: Int64 = 0x6379_6264_0002
+    public static let idempotency: Int64 = 0x6379_6264_0003
 }

@@ -17,7 +17,9 @@ public struct ControlPlane: Sendable {
     public let logger: Logger
     public let now: @Sendable () -> Date
     /// Wakes long-polling machines and relays computer commands.
-    public let hub = MachineHub()
+    public let hub: MachineHub
+    /// The database's clock, when replicas share a PostgreSQL database (`now` reads it).
+    public let databaseClock: DatabaseClock?
     public let agentTiming: AgentTiming
 
     /// The agent protocol's clocks, all judged on the server.
@@ -65,9 +67,11 @@ public struct ControlPlane: Sendable {
     public init(
         store: any Store, blobs: any BlobStore, vault: Vault, signer: URLSigner, limits: Limits = Limits(),
         publicURL: String? = nil, agentTiming: AgentTiming = AgentTiming(), logger: Logger,
-        now: @escaping @Sendable () -> Date = { Date() }
+        now: @escaping @Sendable () -> Date = { Date() }, databaseClock: DatabaseClock? = nil
     ) {
         self.agentTiming = agentTiming
+        self.databaseClock = databaseClock
+        hub = MachineHub(broadcasting: store.cluster != nil)
         self.store = store
         self.blobs = blobs
         self.vault = vault

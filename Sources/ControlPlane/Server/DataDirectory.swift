@@ -47,11 +47,15 @@ public struct DataDirectory: Sendable {
         store: any Store, limits: ControlPlane.Limits = .init(), publicURL: String?,
         agentTiming: ControlPlane.AgentTiming = .init(), logger: Logger
     ) throws -> ControlPlane {
-        ControlPlane(
+        // Replicas on one database judge leases by its clock, not their own.
+        let clock: DatabaseClock? = store.cluster == nil ? nil : DatabaseClock()
+        var now: @Sendable () -> Date = { Date() }
+        if let clock { now = { clock.now() } }
+        return ControlPlane(
             store: store, blobs: try FileBlobStore(directory: blobsPath),
             vault: try Vault.loadOrCreate(keyFile: vaultKeyPath),
             signer: try URLSigner.loadOrCreate(keyFile: signingKeyPath), limits: limits, publicURL: publicURL,
-            agentTiming: agentTiming, logger: logger)
+            agentTiming: agentTiming, logger: logger, now: now, databaseClock: clock)
     }
 
     /// On first start: an organization and an admin key, written to `admin-api-key` (0600).

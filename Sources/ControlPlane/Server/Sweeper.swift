@@ -2,7 +2,7 @@ import FoundationEssentials
 import Logging
 import ServiceLifecycle
 
-/// Background upkeep: forgets idempotency keys after 24 hours.
+/// Background upkeep: forgets idempotency keys after 24 hours (one replica at a time).
 public struct Sweeper: Service {
     let store: any Store
     let logger: Logger
@@ -25,7 +25,10 @@ public struct Sweeper: Service {
         while !Task.isCancelled {
             let cutoff = Date().addingTimeInterval(-24 * 3600)
             do {
-                let removed = try await store.transaction { try await $0.deleteIdempotencyEntries(olderThan: cutoff) }
+                let removed =
+                    try await store.exclusively(AdvisoryLock.idempotency) {
+                        try await store.transaction { try await $0.deleteIdempotencyEntries(olderThan: cutoff) }
+                    } ?? 0
                 if removed > 0 { logger.debug("idempotency keys expired", metadata: ["count": "\(removed)"]) }
             } catch {
                 logger.warning("sweep failed", metadata: ["error": "\(error)"])

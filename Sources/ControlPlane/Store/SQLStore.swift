@@ -46,6 +46,13 @@ public struct SQLStore: Store {
     }
 
     public func close() async throws { try await database.close() }
+
+    public func exclusively<T: Sendable>(_ key: Int64, _ body: @Sendable () async throws -> T) async throws -> T? {
+        guard let postgres = database as? PostgresDatabase else { return try await body() }
+        return try await postgres.exclusively(key, body)
+    }
+
+    public var cluster: (any ClusterChannel)? { database as? PostgresDatabase }
 }
 
 struct SQLStoreTransaction: StoreTransaction {
@@ -455,6 +462,15 @@ struct SQLStoreTransaction: StoreTransaction {
             ORDER BY sequence LIMIT 500\(dialect.skipLockedClause)
             """, [.date(offeredBefore), .date(leaseBefore)]
         ).map { try decode(StoredRun.self, $0) }
+    }
+
+    func waitingRunsSignature() async throws -> [Int64] {
+        let row = try await connection.first(
+            """
+            SELECT COUNT(*) AS n, COALESCE(MAX(sequence), 0) AS newest FROM runs
+            WHERE status = 'scheduling' AND assigned_machine_id IS NULL
+            """)
+        return [try row?.int("n") ?? 0, try row?.int("newest") ?? 0]
     }
 
     func machines(connectedAndSeenBefore date: Date) async throws -> [Machine] {

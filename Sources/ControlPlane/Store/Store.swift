@@ -14,6 +14,27 @@ public protocol Store: Sendable {
     func ping() async -> Bool
 
     func close() async throws
+
+    /// Runs `body` unless another replica is running the job `key` (PostgreSQL advisory
+    /// lock); returns nil when it is. An embedded store has one server, so it just runs it.
+    func exclusively<T: Sendable>(_ key: Int64, _ body: @Sendable () async throws -> T) async throws -> T?
+
+    /// How replicas sharing this store tell each other to look again; nil when the store
+    /// belongs to one server process.
+    var cluster: (any ClusterChannel)? { get }
+}
+
+/// Notifications between replicas that share a database, and the database's clock.
+public protocol ClusterChannel: Sendable {
+    /// Sends every payload on `channel`, in one transaction (delivered after its commit).
+    func notify(channel: String, payloads: [String]) async throws
+    /// Listens on `channel` until cancelled or the connection is lost (then it throws).
+    /// `ready` is called once the server has confirmed the subscription.
+    func listen(
+        channel: String, ready: @Sendable () async -> Void, _ received: @Sendable (String) async -> Void
+    ) async throws
+    /// The database server's clock.
+    func currentTime() async throws -> Date
 }
 
 /// What a transaction can do. Records (`StoredRecord`) share the generic operations; the
@@ -89,6 +110,8 @@ public protocol StoreTransaction: Sendable {
     /// lease ended before `leaseBefore`, in any organization.
     func runsToSweep(offeredBefore: Date, leaseBefore: Date) async throws -> [StoredRun]
     /// Connected machines not seen since `date`, in any organization.
+    /// The count and newest sequence of runs waiting for a machine, to notice new work.
+    func waitingRunsSignature() async throws -> [Int64]
     func machines(connectedAndSeenBefore date: Date) async throws -> [Machine]
 
     // MARK: Vault

@@ -21,13 +21,18 @@ final class System: Sendable {
     let home: String
     let stateDir: String
     let serverLog: LogCollector
-    let serverTask: Task<Void, any Error>
+    let server: InProcessServer
     let agent: Mutex<ChildProcess?>
-    let store: any Store
+    /// Where API calls go: this system's server, or another replica on the same database.
+    let apiURL: Mutex<String>
 
     /// Starts the system, runs `body`, and shuts everything down whatever happens.
-    static func with(width: Int = 1280, height: Int = 800, _ body: (System) async throws -> Void) async throws {
-        let system = try await start(width: width, height: height)
+    static func with(
+        width: Int = 1280, height: Int = 800, database: String? = nil, fallbackInterval: Duration = .seconds(1),
+        _ body: (System) async throws -> Void
+    ) async throws {
+        let system = try await start(
+            width: width, height: height, database: database, fallbackInterval: fallbackInterval)
         do {
             try await body(system)
         } catch {
@@ -37,7 +42,9 @@ final class System: Sendable {
         await system.shutdown()
     }
 
-    static func start(width: Int = 1280, height: Int = 800) async throws -> System {
+    static func start(
+        width: Int = 1280, height: Int = 800, database: String? = nil, fallbackInterval: Duration = .seconds(1)
+    ) async throws -> System {
         let xvfb = try XvfbServer(width: width, height: height)
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("cyberdesk-e2e-\(UUID().uuidString)")
             .path
@@ -45,43 +52,23 @@ final class System: Sendable {
         let home = root + "/home"
         try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true)
         let lines = LogCollector()
-        let logger = lines.logger(label: "server")
-        let directory = DataDirectory(path: dataDir)
-        let store = try await directory.openStore(database: nil, logger: logger)
-        guard let key = try await directory.bootstrap(store: store) else { throw TestFailure("no admin key") }
-        let app = try directory.controlPlane(
-            store: store, publicURL: nil,
-            agentTiming: .init(pollWait: 5, lease: 4, heartbeat: 1, offerTimeout: 10, lostGrace: 3, commandTimeout: 20),
-            logger: logger)
-        let port = Mutex<Int?>(nil)
-        let application = buildApplication(app, host: "127.0.0.1", port: 0) { bound in port.withLock { $0 = bound } }
-        let sweeper = LeaseSweeper(app: app, interval: .milliseconds(200))
-        let task = Task {
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask { try await application.runService() }
-                group.addTask {
-                    while !Task.isCancelled {
-                        _ = try? await sweeper.sweep()
-                        try await Task.sleep(for: .milliseconds(200))
-                    }
-                }
-                try await group.next()
-                group.cancelAll()
-            }
+        let server = try await InProcessServer.start(
+            dataDir: dataDir, database: database, logger: lines.logger(label: "server"),
+            fallbackInterval: fallbackInterval)
+        guard let key = server.adminKey else {
+            await server.stop()
+            throw TestFailure("no admin key")
         }
-        guard await eventually(timeout: .seconds(20), { port.withLock { $0 } != nil }),
-            let bound = port.withLock({ $0 })
-        else { throw TestFailure("the server did not start") }
         return System(
-            xvfb: xvfb, url: "http://127.0.0.1:\(bound)", adminKey: key, dataDir: dataDir, home: home,
-            stateDir: root + "/agent-state", serverLog: lines, serverTask: task, store: store)
+            xvfb: xvfb, url: server.url, adminKey: key, dataDir: dataDir, home: home,
+            stateDir: root + "/agent-state", serverLog: lines, server: server)
     }
 
     init(
         xvfb: XvfbServer, url: String, adminKey: String, dataDir: String, home: String, stateDir: String,
-        serverLog: LogCollector, serverTask: Task<Void, any Error>, store: any Store
+        serverLog: LogCollector, server: InProcessServer
     ) {
-        self.store = store
+        self.server = server
         self.xvfb = xvfb
         self.url = url
         self.adminKey = adminKey
@@ -89,8 +76,8 @@ final class System: Sendable {
         self.home = home
         self.stateDir = stateDir
         self.serverLog = serverLog
-        self.serverTask = serverTask
         agent = Mutex(nil)
+        apiURL = Mutex(url)
     }
 
     var display: String { xvfb.display }
@@ -152,9 +139,7 @@ final class System: Sendable {
             child.signal(SIGKILL)
             _ = await child.wait()
         }
-        serverTask.cancel()
-        _ = try? await serverTask.value
-        try? await store.close()
+        await server.stop()
     }
 
     // MARK: HTTP, as the SDK speaks it
@@ -168,7 +153,7 @@ final class System: Sendable {
     func request(_ method: HTTPMethod, _ path: String, json: JSONValue? = nil, headers: [(String, String)] = [])
         async throws -> (status: Int, body: [UInt8], contentType: String?)
     {
-        var request = HTTPClientRequest(url: url + path)
+        var request = HTTPClientRequest(url: apiURL.withLock { $0 } + path)
         request.method = method
         request.headers.add(name: "Authorization", value: "Bearer \(adminKey)")
         for (name, value) in headers { request.headers.add(name: name, value: value) }

@@ -1,0 +1,86 @@
+import ControlPlane
+import CyberdeskAPI
+import Foundation
+import TestSupport
+import Testing
+
+/// Two replicas of the control plane on one PostgreSQL database, sharing a data directory
+/// (vault key, URL-signing key, attachment blobs): the agent long-polls replica A and every
+/// API call goes to replica B. The fallback poll of the queue is switched off (an hour), so
+/// only LISTEN/NOTIFY can carry B's news to A within the tests' timeouts.
+@Suite(.serialized, .enabled(if: PostgresTestServer.url != nil, "needs CYBERDESK_TEST_POSTGRES_URL"))
+struct ReplicaTests {
+    /// Runs `body` with replica A (the system's own server, where the agent polls) and
+    /// replica B (where the API calls go), on a fresh schema.
+    func withReplicas(_ body: (System, InProcessServer) async throws -> Void) async throws {
+        let url = try #require(PostgresTestServer.url)
+        let schema = try await PostgresTestServer.createSchema(url: url)
+        let database = PostgresTestServer.url(url, searchPath: schema)
+        do {
+            try await System.with(database: database, fallbackInterval: .seconds(3600)) { system in
+                let replica = try await InProcessServer.start(
+                    dataDir: system.dataDir, database: database, logger: system.serverLog.logger(label: "replica-b"),
+                    fallbackInterval: .seconds(3600))
+                system.apiURL.withLock { $0 = replica.url }
+                do {
+                    try await body(system, replica)
+                } catch {
+                    await replica.stop()
+                    throw error
+                }
+                await replica.stop()
+            }
+        } catch {
+            await PostgresTestServer.dropSchema(schema, url: url)
+            throw error
+        }
+        await PostgresTestServer.dropSchema(schema, url: url)
+    }
+
+    @Test func aRunCreatedOnOneReplicaWakesPollsOnTheOther() async throws {
+        try await withReplicas { system, replica in
+            let machineID = try await system.join()
+            let workflowID = try await system.workflow("wait", steps: [["func_name": "wait", "args": [0.1]]])
+            let hubA = system.server.app.hub
+            let before = hubA.stamp(machineID)
+            let created = ContinuousClock.now
+            _ = try await system.call(
+                .POST, "/v1/runs", json: ["workflow_id": .string(workflowID), "machine_id": .string(machineID)],
+                expect: 201)
+            // Nothing but B's notification changes A's wake stamp: no agent polls yet and the
+            // fallback poll is off.
+            let woken = await eventually(timeout: .seconds(10)) {
+                hubA.stamp(machineID) != before
+            }
+            #expect(woken, "replica A never heard of the run created on replica B")
+            print("replica wake-up after creation: \(ContinuousClock.now - created)")
+        }
+    }
+
+    @Test func aRunGoesToSuccessWithAgentOnOneReplicaAndAPIOnTheOther() async throws {
+        try await withReplicas { system, _ in
+            // Inputs, a secret (sealed by B, read by A), a file input (stored by B, downloaded
+            // from A), an export (uploaded to A, listed by B) and a signed image link.
+            try await AgentEndToEndTests().runToSuccess(system)
+            try await expectNoSecretInDatabase(AgentEndToEndTests.secret)
+        }
+    }
+
+    @Test func cancellingOnOneReplicaStopsTheRunOnTheOther() async throws {
+        try await withReplicas { system, _ in try await AgentEndToEndTests().cancelRunning(system) }
+    }
+
+    /// The whole database, dumped as SQL, holds the secret in no readable form.
+    func expectNoSecretInDatabase(_ secret: String) async throws {
+        let url = try #require(PostgresTestServer.url)
+        let dump = try await runProcess("pg_dump", ["--dbname=\(url)", "--data-only"])
+        #expect(dump.status == 0, "pg_dump failed: \(dump.stderr)")
+        let forms = [
+            secret, Data(secret.utf8).base64EncodedString(),
+            secret.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? secret,
+        ]
+        for form in forms {
+            #expect(dump.stdout.range(of: Data(form.utf8)) == nil, "the secret (\(form)) is in the database")
+        }
+    }
+}
