@@ -16,6 +16,7 @@ message carries the tail of the server's stderr.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import queue
 import re
@@ -118,7 +119,10 @@ class RunningServer:
     # ----- command-line subcommands ----------------------------------------------
 
     def cli(self, *args: str, timeout: float = CLI_TIMEOUT_SECONDS) -> subprocess.CompletedProcess:
-        """Runs `cyberdesk-server ARGS...` (e.g. `keys list --data-dir DIR`)."""
+        """Runs `cyberdesk-server ARGS...` (e.g. `keys list --data-dir DIR`), on this server's
+        database when it is PostgreSQL."""
+        if "--data-dir" in args:
+            args = (*args, *database_arguments(self.data_dir))
         return subprocess.run(
             [str(self.binary), *args],
             capture_output=True,
@@ -183,6 +187,23 @@ def _pump_stdout(proc: subprocess.Popen, lines: list[str], ready: "queue.Queue[O
     ready.put(None)
 
 
+def database_arguments(data_dir: Path) -> list:
+    """`--database` for PostgreSQL runs of the suite (CYBERDESK_SDK_POSTGRES_URL set): one
+    schema per data directory, so a server restarted on the same data directory finds its
+    data again and every other server starts empty."""
+    url = os.environ.get("CYBERDESK_SDK_POSTGRES_URL")
+    if not url:
+        return []
+    schema = "sdk_" + hashlib.sha256(str(data_dir.resolve()).encode()).hexdigest()[:16]
+    subprocess.run(
+        ["psql", url, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-c", f"CREATE SCHEMA IF NOT EXISTS {schema}"],
+        check=True,
+        capture_output=True,
+    )
+    separator = "&" if "?" in url else "?"
+    return ["--database", f"{url}{separator}search_path={schema}"]
+
+
 def start_server(data_dir: Path, log_dir: Path, *, log_name: str = "server-stderr.log") -> RunningServer:
     """Starts `cyberdesk-server serve` on an ephemeral port and waits for its listening line."""
     binary = server_binary()
@@ -198,7 +219,8 @@ def start_server(data_dir: Path, log_dir: Path, *, log_name: str = "server-stder
     env = dict(os.environ)
     env.setdefault("NO_COLOR", "1")
     proc = subprocess.Popen(
-        [str(binary), "serve", "--host", "127.0.0.1", "--port", "0", "--data-dir", str(data_dir)],
+        [str(binary), "serve", "--host", "127.0.0.1", "--port", "0", "--data-dir", str(data_dir)]
+        + database_arguments(data_dir),
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=stderr_file,
