@@ -4,7 +4,8 @@ import Foundation
 import Testing
 
 /// Who gets which run, as `Scheduler` documents it, without HTTP: machines ask with
-/// `dispatch(toMachine:)`, runs end with `finish(...)`.
+/// `dispatch(toMachine:)`, runs end with `finish(...)`. Most rules are checked on every store
+/// (`StoreFactory.all`); the SQL is the same, but PostgreSQL's locking is not.
 @Suite("Scheduler")
 struct SchedulerTests {
     // MARK: Eligibility
@@ -27,9 +28,9 @@ struct SchedulerTests {
         }
     }
 
-    @Test("a machine takes only its own organization's runs")
-    func organizationBoundary() async throws {
-        try await SchedulerHarness.with { h in
+    @Test("a machine takes only its own organization's runs", arguments: StoreFactory.all)
+    func organizationBoundary(store: StoreFactory) async throws {
+        try await SchedulerHarness.with(factory: store) { h in
             let workflow = try await h.workflow()
             let foreign = try await h.machine("foreign", organizationID: Records.id())
             let run = try await h.createRun(workflow)
@@ -39,9 +40,9 @@ struct SchedulerTests {
         }
     }
 
-    @Test("dispatching to an unknown machine is an error")
-    func unknownMachine() async throws {
-        try await SchedulerHarness.with { h in
+    @Test("dispatching to an unknown machine is an error", arguments: StoreFactory.all)
+    func unknownMachine(store: StoreFactory) async throws {
+        try await SchedulerHarness.with(factory: store) { h in
             let error = await #expect(throws: ControlPlaneError.self) {
                 try await h.scheduler.dispatch(toMachine: Records.id())
             }
@@ -52,9 +53,9 @@ struct SchedulerTests {
         }
     }
 
-    @Test("dispatch assigns the run to the machine and the machine is busy until it ends")
-    func dispatchAssigns() async throws {
-        try await SchedulerHarness.with { h in
+    @Test("dispatch assigns the run to the machine and the machine is busy until it ends", arguments: StoreFactory.all)
+    func dispatchAssigns(store: StoreFactory) async throws {
+        try await SchedulerHarness.with(factory: store) { h in
             let workflow = try await h.workflow()
             let machine = try await h.machine("worker")
             let first = try await h.createRun(workflow)
@@ -75,9 +76,9 @@ struct SchedulerTests {
 
     // MARK: Pinning and pools
 
-    @Test("a pinned run waits for its machine; another idle machine does not take it")
-    func pinnedRunWaits() async throws {
-        try await SchedulerHarness.with { h in
+    @Test("a pinned run waits for its machine; another idle machine does not take it", arguments: StoreFactory.all)
+    func pinnedRunWaits(store: StoreFactory) async throws {
+        try await SchedulerHarness.with(factory: store) { h in
             let workflow = try await h.workflow()
             let pinnedMachine = try await h.machine("pinned", status: .disconnected)
             let other = try await h.machine("other")
@@ -97,9 +98,9 @@ struct SchedulerTests {
         }
     }
 
-    @Test("a run needing several pools goes only to a machine in all of them")
-    func poolIntersection() async throws {
-        try await SchedulerHarness.with { h in
+    @Test("a run needing several pools goes only to a machine in all of them", arguments: StoreFactory.all)
+    func poolIntersection(store: StoreFactory) async throws {
+        try await SchedulerHarness.with(factory: store) { h in
             let workflow = try await h.workflow()
             let billing = try await h.pool("billing")
             let europe = try await h.pool("europe")
@@ -123,9 +124,9 @@ struct SchedulerTests {
 
     // MARK: Order
 
-    @Test("priority runs go first but never preempt a machine's current run")
-    func priority() async throws {
-        try await SchedulerHarness.with { h in
+    @Test("priority runs go first but never preempt a machine's current run", arguments: StoreFactory.all)
+    func priority(store: StoreFactory) async throws {
+        try await SchedulerHarness.with(factory: store) { h in
             let workflow = try await h.workflow()
             let machine = try await h.machine("worker")
             let normal1 = try await h.createRun(workflow)
@@ -147,9 +148,9 @@ struct SchedulerTests {
         }
     }
 
-    @Test("among equal runs, the first created goes first")
-    func firstComeFirstServed() async throws {
-        try await SchedulerHarness.with { h in
+    @Test("among equal runs, the first created goes first", arguments: StoreFactory.all)
+    func firstComeFirstServed(store: StoreFactory) async throws {
+        try await SchedulerHarness.with(factory: store) { h in
             let workflow = try await h.workflow()
             let first = try await h.machine("first")
             let second = try await h.machine("second")
@@ -164,9 +165,9 @@ struct SchedulerTests {
 
     // MARK: Sessions
 
-    @Test("a session keeps its machine: its runs go there in order, unrelated runs go elsewhere")
-    func sessionReservesMachine() async throws {
-        try await SchedulerHarness.with { h in
+    @Test("a session keeps its machine: its runs go there in order, unrelated runs go elsewhere", arguments: StoreFactory.all)
+    func sessionReservesMachine(store: StoreFactory) async throws {
+        try await SchedulerHarness.with(factory: store) { h in
             let workflow = try await h.workflow()
             let m1 = try await h.machine("m1")
             let m2 = try await h.machine("m2")
@@ -205,9 +206,9 @@ struct SchedulerTests {
         }
     }
 
-    @Test("a session run waits while an earlier run of its session is unfinished, even with priority")
-    func sessionRunWaitsForPredecessor() async throws {
-        try await SchedulerHarness.with { h in
+    @Test("a session run waits while an earlier run of its session is unfinished, even with priority", arguments: StoreFactory.all)
+    func sessionRunWaitsForPredecessor(store: StoreFactory) async throws {
+        try await SchedulerHarness.with(factory: store) { h in
             let workflow = try await h.workflow()
             let offline = try await h.machine("offline", status: .disconnected)
             let idle = try await h.machine("idle")
@@ -225,9 +226,9 @@ struct SchedulerTests {
         }
     }
 
-    @Test("a run pinned to one machine never runs on another, even when it joins a session bound elsewhere")
-    func pinnedRunInForeignSession() async throws {
-        try await SchedulerHarness.with { h in
+    @Test("a run pinned to one machine never runs on another, even when it joins a session bound elsewhere", arguments: StoreFactory.all)
+    func pinnedRunInForeignSession(store: StoreFactory) async throws {
+        try await SchedulerHarness.with(factory: store) { h in
             let workflow = try await h.workflow()
             let m1 = try await h.machine("m1")
             let m2 = try await h.machine("m2")
@@ -276,9 +277,9 @@ struct SchedulerTests {
         }
     }
 
-    @Test("a session released before it was bound leaves its machine free")
-    func releaseBeforeDispatch() async throws {
-        try await SchedulerHarness.with { h in
+    @Test("a session released before it was bound leaves its machine free", arguments: StoreFactory.all)
+    func releaseBeforeDispatch(store: StoreFactory) async throws {
+        try await SchedulerHarness.with(factory: store) { h in
             let workflow = try await h.workflow()
             let machine = try await h.machine("m1")
             let only = try await h.createRun(workflow, startSession: true, releaseSessionAfter: true)
@@ -292,9 +293,9 @@ struct SchedulerTests {
 
     // MARK: Chains
 
-    @Test("a chain runs back to back on one machine and resolves $ref inputs from earlier steps")
-    func chainWithReferences() async throws {
-        try await SchedulerHarness.with { h in
+    @Test("a chain runs back to back on one machine and resolves $ref inputs from earlier steps", arguments: StoreFactory.all)
+    func chainWithReferences(store: StoreFactory) async throws {
+        try await SchedulerHarness.with(factory: store) { h in
             let fetch = try await h.workflow(name: "fetch")
             let enter = try await h.workflow(name: "enter")
             let report = try await h.workflow(name: "report")
@@ -340,9 +341,9 @@ struct SchedulerTests {
         }
     }
 
-    @Test("a $ref can name a step by its session alias")
-    func referenceByAlias() async throws {
-        try await SchedulerHarness.with { h in
+    @Test("a $ref can name a step by its session alias", arguments: StoreFactory.all)
+    func referenceByAlias(store: StoreFactory) async throws {
+        try await SchedulerHarness.with(factory: store) { h in
             let workflow = try await h.workflow()
             let machine = try await h.machine("m1")
             let opener = try await h.createRun(workflow, startSession: true, alias: "lookup")
@@ -356,9 +357,9 @@ struct SchedulerTests {
         }
     }
 
-    @Test("a missing $ref ends that run as error naming the reference, and dispatch moves on")
-    func missingReference() async throws {
-        try await SchedulerHarness.with { h in
+    @Test("a missing $ref ends that run as error naming the reference, and dispatch moves on", arguments: StoreFactory.all)
+    func missingReference(store: StoreFactory) async throws {
+        try await SchedulerHarness.with(factory: store) { h in
             let workflow = try await h.workflow()
             let machine = try await h.machine("m1")
             let (_, steps) = try await h.chain([
@@ -400,9 +401,9 @@ struct SchedulerTests {
         }
     }
 
-    @Test("when the failed $ref run was the one to release the session, the machine takes other work at once")
-    func failedReleasingReferenceMovesOn() async throws {
-        try await SchedulerHarness.with { h in
+    @Test("when the failed $ref run was the one to release the session, the machine takes other work at once", arguments: StoreFactory.all)
+    func failedReleasingReferenceMovesOn(store: StoreFactory) async throws {
+        try await SchedulerHarness.with(factory: store) { h in
             let workflow = try await h.workflow()
             let machine = try await h.machine("m1")
             let (sessionID, steps) = try await h.chain([
@@ -419,9 +420,9 @@ struct SchedulerTests {
         }
     }
 
-    @Test("a $ref value is checked against the workflow's input_schema at dispatch")
-    func referenceSchemaCheckedAtDispatch() async throws {
-        try await SchedulerHarness.with { h in
+    @Test("a $ref value is checked against the workflow's input_schema at dispatch", arguments: StoreFactory.all)
+    func referenceSchemaCheckedAtDispatch(store: StoreFactory) async throws {
+        try await SchedulerHarness.with(factory: store) { h in
             let producer = try await h.workflow(name: "producer")
             let consumer = try await h.workflow(
                 name: "consumer",
@@ -440,9 +441,9 @@ struct SchedulerTests {
         }
     }
 
-    @Test("keep_session_after_completion keeps the machine reserved after the last step")
-    func keepSession() async throws {
-        try await SchedulerHarness.with { h in
+    @Test("keep_session_after_completion keeps the machine reserved after the last step", arguments: StoreFactory.all)
+    func keepSession(store: StoreFactory) async throws {
+        try await SchedulerHarness.with(factory: store) { h in
             let workflow = try await h.workflow()
             let m1 = try await h.machine("m1")
             let m2 = try await h.machine("m2")
@@ -464,9 +465,9 @@ struct SchedulerTests {
         }
     }
 
-    @Test("a second chain in the same session resolves stepN to its own steps")
-    func secondChainInSession() async throws {
-        try await SchedulerHarness.with { h in
+    @Test("a second chain in the same session resolves stepN to its own steps", arguments: StoreFactory.all)
+    func secondChainInSession(store: StoreFactory) async throws {
+        try await SchedulerHarness.with(factory: store) { h in
             let workflow = try await h.workflow()
             let machine = try await h.machine("m1")
             let (sessionID, first) = try await h.chain(
@@ -489,9 +490,9 @@ struct SchedulerTests {
 
     // MARK: Retry and finish
 
-    @Test("retrying a finished run starts attempt 2 of the same run, which can be dispatched again")
-    func retry() async throws {
-        try await SchedulerHarness.with { h in
+    @Test("retrying a finished run starts attempt 2 of the same run, which can be dispatched again", arguments: StoreFactory.all)
+    func retry(store: StoreFactory) async throws {
+        try await SchedulerHarness.with(factory: store) { h in
             let workflow = try await h.workflow()
             let machine = try await h.machine("m1")
             let run = try await h.createRun(workflow, inputs: ["a": 1])
@@ -521,9 +522,9 @@ struct SchedulerTests {
         }
     }
 
-    @Test("finishing deletes the run's secrets and is idempotent")
-    func finishIsIdempotent() async throws {
-        try await SchedulerHarness.with { h in
+    @Test("finishing deletes the run's secrets and is idempotent", arguments: StoreFactory.all)
+    func finishIsIdempotent(store: StoreFactory) async throws {
+        try await SchedulerHarness.with(factory: store) { h in
             let workflow = try await h.workflow()
             let machine = try await h.machine("m1")
             let run = try await h.createRun(workflow, sensitive: ["password": "hunter2", "db": ["user": "root"]])
@@ -544,9 +545,9 @@ struct SchedulerTests {
         }
     }
 
-    @Test("cancelling a waiting run deletes its secrets and it is never dispatched")
-    func cancelWaitingRun() async throws {
-        try await SchedulerHarness.with { h in
+    @Test("cancelling a waiting run deletes its secrets and it is never dispatched", arguments: StoreFactory.all)
+    func cancelWaitingRun(store: StoreFactory) async throws {
+        try await SchedulerHarness.with(factory: store) { h in
             let workflow = try await h.workflow()
             let run = try await h.createRun(workflow, sensitive: ["password": "hunter2"])
             try await h.finish(run, .cancelled)

@@ -128,6 +128,17 @@ enum Migrations {
                     "ALTER TABLE \($0) ADD COLUMN search_text TEXT NOT NULL DEFAULT ''"
                 }
             ),
+            (
+                4,
+                // One open session per machine, as a constraint, so that replicas racing to
+                // bind sessions cannot both win (one active run per machine is `holds_machine`).
+                [
+                    """
+                    CREATE UNIQUE INDEX sessions_open_machine ON sessions (machine_id)
+                    WHERE is_open = 1 AND machine_id IS NOT NULL
+                    """
+                ]
+            ),
         ]
     }
 }

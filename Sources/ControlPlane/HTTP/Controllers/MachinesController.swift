@@ -130,6 +130,10 @@ struct MachinesController {
                         guard let record = try await tx.session(id: session, forUpdate: false),
                             record.organizationID == call.organizationID
                         else { throw ControlPlaneError.notFound("session \(session) not found") }
+                        // A machine holds one session: reserving another ends the one it held.
+                        if let held = machine.reservedSessionID, held != session {
+                            try await Scheduler.releaseSession(held, in: tx)
+                        }
                         machine.reservedSessionID = session
                     } else if let held = machine.reservedSessionID {
                         // Clearing a stuck reservation ends the session.
