@@ -12,12 +12,16 @@ import Testing
 struct ReplicaTests {
     /// Runs `body` with replica A (the system's own server, where the agent polls) and
     /// replica B (where the API calls go), on a fresh schema.
-    func withReplicas(_ body: (System, InProcessServer) async throws -> Void) async throws {
+    func withReplicas(
+        width: Int = 1280, height: Int = 800, _ body: (System, InProcessServer) async throws -> Void
+    ) async throws {
         let url = try #require(PostgresTestServer.url)
         let schema = try await PostgresTestServer.createSchema(url: url)
         let database = PostgresTestServer.url(url, searchPath: schema)
         do {
-            try await System.with(database: database, fallbackInterval: .seconds(3600)) { system in
+            try await System.with(
+                width: width, height: height, database: database, fallbackInterval: .seconds(3600)
+            ) { system in
                 let replica = try await InProcessServer.start(
                     dataDir: system.dataDir, database: database, logger: system.serverLog.logger(label: "replica-b"),
                     fallbackInterval: .seconds(3600))
@@ -68,6 +72,14 @@ struct ReplicaTests {
 
     @Test func cancellingOnOneReplicaStopsTheRunOnTheOther() async throws {
         try await withReplicas { system, _ in try await AgentEndToEndTests().cancelRunning(system) }
+    }
+
+    @Test func computerCommandsReachAMachinePollingAnotherReplica() async throws {
+        // Screenshot, mouse, keyboard, shell, files, the session rule, 400s and 503: every
+        // command goes through the database to the machine polling the other replica.
+        try await withReplicas(width: 1024, height: 768) { system, _ in
+            try await AgentEndToEndTests().relayComputerActions(system)
+        }
     }
 
     /// The whole database, dumped as SQL, holds the secret in no readable form.

@@ -54,7 +54,8 @@ struct AgentController {
             let result = CommandResult(
                 contentType: call.api.request.headers[.contentType] ?? "application/json", body: call.api.body,
                 status: status)
-            guard call.app.hub.complete(commandID: id, machineID: call.machineID, result: result) else {
+            guard try await CommandRelay.complete(commandID: id, machineID: call.machineID, result: result, app: call.app)
+            else {
                 throw ControlPlaneError.notFound(
                     "command \(id) is not waiting for a result (it timed out or was answered)")
             }
@@ -241,6 +242,10 @@ struct AgentController {
         while true {
             let stamp = app.hub.stamp(call.machineID)
             var messages = app.hub.pending(for: call.machineID)
+            for message in try await CommandRelay.pendingFromOtherReplicas(machineID: call.machineID, app: app)
+            where !messages.contains(where: { $0.id == message.id }) {
+                messages.append(message)
+            }
             if !draining, let offer = try await offer(for: call.machineID, app: app) {
                 messages.append(offer)
             }

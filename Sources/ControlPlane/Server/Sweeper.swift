@@ -2,7 +2,8 @@ import FoundationEssentials
 import Logging
 import ServiceLifecycle
 
-/// Background upkeep: forgets idempotency keys after 24 hours (one replica at a time).
+/// Background upkeep: forgets idempotency keys after 24 hours and computer commands left by
+/// a replica that stopped after an hour (one replica at a time).
 public struct Sweeper: Service {
     let store: any Store
     let logger: Logger
@@ -27,7 +28,11 @@ public struct Sweeper: Service {
             do {
                 let removed =
                     try await store.exclusively(AdvisoryLock.idempotency) {
-                        try await store.transaction { try await $0.deleteIdempotencyEntries(olderThan: cutoff) }
+                        try await store.transaction { tx in
+                            // Commands left by a replica that died while waiting for the result.
+                            try await tx.deleteCommands(ids: [], createdBefore: Date().addingTimeInterval(-3600))
+                            return try await tx.deleteIdempotencyEntries(olderThan: cutoff)
+                        }
                     } ?? 0
                 if removed > 0 { logger.debug("idempotency keys expired", metadata: ["count": "\(removed)"]) }
             } catch {

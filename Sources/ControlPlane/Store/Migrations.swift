@@ -139,6 +139,20 @@ enum Migrations {
                     """
                 ]
             ),
+            (
+                5,
+                // Computer commands that cross replicas: the API call and the machine's poll
+                // may reach different servers (see `CommandRelay`).
+                [
+                    """
+                    CREATE TABLE machine_commands (
+                        id TEXT PRIMARY KEY, machine_id TEXT NOT NULL, command TEXT NOT NULL, delivered_at BIGINT,
+                        result_status INTEGER, result_type TEXT, result_body \(dialect.blobType), completed_at BIGINT,
+                        created_at BIGINT NOT NULL)
+                    """,
+                    "CREATE INDEX machine_commands_machine ON machine_commands (machine_id, completed_at)",
+                ]
+            ),
         ]
     }
 }

@@ -464,6 +464,63 @@ struct SQLStoreTransaction: StoreTransaction {
         ).map { try decode(StoredRun.self, $0) }
     }
 
+    func insertCommand(_ command: AgentCommand, machineID: String, at time: Date) async throws {
+        try await connection.query(
+            "INSERT INTO machine_commands (id, machine_id, command, created_at) VALUES (?, ?, ?, ?)",
+            [.text(command.commandID), .text(machineID), .text(try encode(command)), .date(time)])
+    }
+
+    func takeCommands(machineID: String, deliveredBefore: Date, at time: Date) async throws -> [AgentCommand] {
+        let rows = try await connection.query(
+            """
+            SELECT id, command FROM machine_commands
+            WHERE machine_id = ? AND completed_at IS NULL AND (delivered_at IS NULL OR delivered_at < ?)
+            ORDER BY created_at, id\(dialect.skipLockedClause)
+            """, [.text(machineID), .date(deliveredBefore)])
+        var commands: [AgentCommand] = []
+        for row in rows {
+            try await connection.query(
+                "UPDATE machine_commands SET delivered_at = ? WHERE id = ?", [.date(time), .text(try row.text("id"))])
+            do {
+                commands.append(try APIJSON.decoder().decode(AgentCommand.self, from: Data(try row.text("command").utf8)))
+            } catch {
+                throw StoreError.corrupt("cannot read a stored command: \(error)")
+            }
+        }
+        return commands
+    }
+
+    func completeCommand(id: String, machineID: String, result: CommandResult, at time: Date) async throws -> Bool {
+        !(try await connection.query(
+            """
+            UPDATE machine_commands SET result_status = ?, result_type = ?, result_body = ?, completed_at = ?
+            WHERE id = ? AND machine_id = ? AND completed_at IS NULL RETURNING id
+            """,
+            [
+                .int(Int64(result.status)), .text(result.contentType), .blob(result.body), .date(time), .text(id),
+                .text(machineID),
+            ]
+        ).isEmpty)
+    }
+
+    func commandResult(id: String) async throws -> CommandResult? {
+        guard
+            let row = try await connection.first(
+                "SELECT result_status, result_type, result_body FROM machine_commands WHERE id = ? AND completed_at IS NOT NULL",
+                [.text(id)])
+        else { return nil }
+        return CommandResult(
+            contentType: try row.text("result_type"), body: try row.blob("result_body"),
+            status: Int(try row.int("result_status")))
+    }
+
+    func deleteCommands(ids: [String], createdBefore: Date?) async throws {
+        for id in ids { try await connection.query("DELETE FROM machine_commands WHERE id = ?", [.text(id)]) }
+        if let createdBefore {
+            try await connection.query("DELETE FROM machine_commands WHERE created_at < ?", [.date(createdBefore)])
+        }
+    }
+
     func waitingRunsSignature() async throws -> [Int64] {
         let row = try await connection.first(
             """

@@ -110,6 +110,17 @@ public protocol StoreTransaction: Sendable {
     /// lease ended before `leaseBefore`, in any organization.
     func runsToSweep(offeredBefore: Date, leaseBefore: Date) async throws -> [StoredRun]
     /// Connected machines not seen since `date`, in any organization.
+    // MARK: Computer commands between replicas
+
+    func insertCommand(_ command: AgentCommand, machineID: String, at time: Date) async throws
+    /// Commands for the machine not yet answered and not carried by a poll since
+    /// `deliveredBefore`; marks them carried at `time`.
+    func takeCommands(machineID: String, deliveredBefore: Date, at time: Date) async throws -> [AgentCommand]
+    /// Stores the machine's answer; false when no such unanswered command is waiting.
+    func completeCommand(id: String, machineID: String, result: CommandResult, at time: Date) async throws -> Bool
+    func commandResult(id: String) async throws -> CommandResult?
+    func deleteCommands(ids: [String], createdBefore: Date?) async throws
+
     /// The count and newest sequence of runs waiting for a machine, to notice new work.
     func waitingRunsSignature() async throws -> [Int64]
     func machines(connectedAndSeenBefore date: Date) async throws -> [Machine]

@@ -58,8 +58,8 @@ struct ComputerController {
         for (key, value) in call.request.uri.queryParameters { params[String(key)] = .string(String(value)) }
         if !call.body.isEmpty { params.merge(try call.object()) { _, body in body } }
         let command = AgentCommand(commandID: UUIDText.new(), action: action, params: params)
-        let result = try await app.hub.submit(
-            command, to: machineID, timeout: .milliseconds(Int64(app.agentTiming.commandTimeout * 1000)))
+        let result = try await CommandRelay.submit(
+            command, to: machineID, app: app, timeout: .milliseconds(Int64(app.agentTiming.commandTimeout * 1000)))
         guard result.status == 200 else {
             let message =
                 (try? APIJSON.decoder().decode(ErrorDetail.self, from: Data(result.body)).detail)
