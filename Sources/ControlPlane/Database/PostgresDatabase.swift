@@ -22,27 +22,34 @@ public final class PostgresDatabase: SQLDatabase, ClusterChannel {
     /// How often a transaction that lost a race is tried again before giving up.
     static let maximumAttempts = 10
 
-    /// Connects to `url` (`postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?sslmode=...]`) and
-    /// checks that the server answers, so a wrong address fails at start with a clear error.
+    /// Connects to `url` (`postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?sslmode=...]`).
+    /// One direct connection is made first, so a wrong address, password or database name
+    /// fails at start with the server's own message instead of the pool retrying quietly.
     public init(url: String, logger: Logger, maximumConnections: Int = 20) async throws {
-        var configuration = try PostgresURL.configuration(url)
+        let parts = try PostgresURL(url)
+        do {
+            let connection = try await PostgresConnection.connect(
+                on: PostgresClient.defaultEventLoopGroup.any(), configuration: try parts.connectionConfiguration(),
+                id: 0, logger: logger
+            ).get()
+            try? await connection.close()
+        } catch {
+            throw StoreError.unavailable(
+                "cannot connect to PostgreSQL at \(parts.redacted): \(PostgresErrorText.describe(error))")
+        }
+        var configuration = parts.clientConfiguration()
         configuration.options.maximumConnections = maximumConnections
         configuration.options.minimumConnections = 1
         let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
         self.client = client
         self.logger = logger
-        runner = Task { await client.run() }
-        do {
-            try await withTimeout(.seconds(15)) {
-                try await client.withConnection { connection in
-                    _ = try await connection.query("SELECT 1", logger: logger)
-                }
-            }
-        } catch {
-            runner.cancel()
-            throw StoreError.unavailable(
-                "cannot connect to PostgreSQL at \(PostgresURL.redacted(url)): \(PostgresErrorText.describe(error))")
+        // The pool must be running before the first lease (the migrations come next).
+        let (started, starting) = AsyncStream<Void>.makeStream()
+        runner = Task {
+            starting.finish()
+            await client.run()
         }
+        for await _ in started {}
     }
 
     public func transaction<T: Sendable>(_ body: @Sendable (any SQLConnection) async throws -> T) async throws -> T {
@@ -256,40 +263,88 @@ enum PostgresErrorText {
     }
 }
 
-/// `postgres://` URLs, as libpq accepts them (the subset that matters here).
-enum PostgresURL {
-    static func configuration(_ url: String) throws -> PostgresClient.Configuration {
+/// `postgres://` URLs, as libpq accepts them (the subset that matters here):
+/// `postgres://USER:PASSWORD@HOST:PORT/DATABASE?sslmode=disable|prefer|require&search_path=S`,
+/// or `?host=/run/postgresql` for a Unix socket.
+struct PostgresURL {
+    enum TLSMode { case disable, prefer, require }
+
+    var user: String
+    var password: String?
+    var database: String?
+    var host: String
+    var port: Int
+    var socketDirectory: String?
+    var tls: TLSMode
+    var startupParameters: [(String, String)]
+    var redacted: String
+
+    init(_ url: String) throws {
+        redacted = Self.redacted(url)
         guard let components = URLComponents(string: url), ["postgres", "postgresql"].contains(components.scheme)
         else {
             throw StoreError.unavailable(
-                "--database '\(redacted(url))' is not a PostgreSQL URL; use postgres://USER:PASSWORD@HOST:PORT/DATABASE")
+                "--database '\(redacted)' is not a PostgreSQL URL; use postgres://USER:PASSWORD@HOST:PORT/DATABASE")
         }
         let query = Dictionary(
             (components.queryItems ?? []).map { ($0.name, $0.value ?? "") }, uniquingKeysWith: { $1 })
-        let user = components.user.flatMap { $0.removingPercentEncoding } ?? "postgres"
-        let password = components.password.flatMap { $0.removingPercentEncoding }
+        user = components.user.flatMap { $0.removingPercentEncoding } ?? "postgres"
+        password = components.password.flatMap { $0.removingPercentEncoding }
         let path = components.path.hasPrefix("/") ? String(components.path.dropFirst()) : components.path
-        let database = path.isEmpty ? nil : path.removingPercentEncoding
-        var configuration: PostgresClient.Configuration
-        if let socket = query["host"], socket.hasPrefix("/") {
-            let port = components.port ?? 5432
-            configuration = .init(
-                unixSocketPath: "\(socket)/.s.PGSQL.\(port)", username: user, password: password, database: database)
-        } else {
-            let tls: PostgresClient.Configuration.TLS
-            switch query["sslmode"] ?? "prefer" {
-            case "disable": tls = .disable
-            case "require", "verify-ca", "verify-full": tls = .require(.makeClientConfiguration())
-            default: tls = .prefer(.makeClientConfiguration())
-            }
-            configuration = .init(
-                host: components.host ?? "127.0.0.1", port: components.port ?? 5432, username: user,
-                password: password, database: database, tls: tls)
+        database = path.isEmpty ? nil : path.removingPercentEncoding
+        host = components.host ?? "127.0.0.1"
+        port = components.port ?? 5432
+        socketDirectory = query["host"].flatMap { $0.hasPrefix("/") ? $0 : nil }
+        switch query["sslmode"] ?? "prefer" {
+        case "disable": tls = .disable
+        case "prefer", "allow": tls = .prefer
+        case "require", "verify-ca", "verify-full": tls = .require
+        case let mode:
+            throw StoreError.unavailable("sslmode=\(mode) in --database is not one of disable, prefer, require")
         }
+        startupParameters = [("application_name", "cyberdesk-server")]
         if let searchPath = query["search_path"], !searchPath.isEmpty {
-            configuration.options.additionalStartupParameters.append(("search_path", searchPath))
+            startupParameters.append(("search_path", searchPath))
         }
-        configuration.options.additionalStartupParameters.append(("application_name", "cyberdesk-server"))
+    }
+
+    func clientConfiguration() -> PostgresClient.Configuration {
+        var configuration: PostgresClient.Configuration
+        if let socketDirectory {
+            configuration = .init(
+                unixSocketPath: "\(socketDirectory)/.s.PGSQL.\(port)", username: user, password: password,
+                database: database)
+        } else {
+            let tls: PostgresClient.Configuration.TLS =
+                switch self.tls {
+                case .disable: .disable
+                case .prefer: .prefer(.makeClientConfiguration())
+                case .require: .require(.makeClientConfiguration())
+                }
+            configuration = .init(
+                host: host, port: port, username: user, password: password, database: database, tls: tls)
+        }
+        configuration.options.additionalStartupParameters = startupParameters
+        return configuration
+    }
+
+    func connectionConfiguration() throws -> PostgresConnection.Configuration {
+        var configuration: PostgresConnection.Configuration
+        if let socketDirectory {
+            configuration = .init(
+                unixSocketPath: "\(socketDirectory)/.s.PGSQL.\(port)", username: user, password: password,
+                database: database)
+        } else {
+            let tls: PostgresConnection.Configuration.TLS =
+                switch self.tls {
+                case .disable: .disable
+                case .prefer: .prefer(try NIOSSLContext(configuration: .makeClientConfiguration()))
+                case .require: .require(try NIOSSLContext(configuration: .makeClientConfiguration()))
+                }
+            configuration = .init(
+                host: host, port: port, username: user, password: password, database: database, tls: tls)
+        }
+        configuration.options.additionalStartupParameters = startupParameters
         return configuration
     }
 
@@ -298,21 +353,5 @@ enum PostgresURL {
         guard var components = URLComponents(string: url), components.password != nil else { return url }
         components.password = "***"
         return components.string ?? "postgres://***"
-    }
-}
-
-/// Runs `body`, or throws when it takes longer than `limit`.
-func withTimeout<T: Sendable>(_ limit: Duration, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
-    try await withThrowingTaskGroup(of: T?.self) { group in
-        group.addTask { try await body() }
-        group.addTask {
-            try await Task.sleep(for: limit)
-            return nil
-        }
-        defer { group.cancelAll() }
-        guard let first = try await group.next(), let value = first else {
-            throw StoreError.unavailable("no answer within \(limit)")
-        }
-        return value
     }
 }
