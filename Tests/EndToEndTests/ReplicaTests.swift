@@ -1,6 +1,9 @@
+import AsyncHTTPClient
 import ControlPlane
 import CyberdeskAPI
 import Foundation
+import NIOCore
+import NIOHTTP1
 import TestSupport
 import Testing
 
@@ -80,6 +83,59 @@ struct ReplicaTests {
         try await withReplicas(width: 1024, height: 768) { system, _ in
             try await AgentEndToEndTests().relayComputerActions(system)
         }
+    }
+
+    @Test func concurrentCallsSplitAcrossReplicasNeverSeeADatabaseError() async throws {
+        try await withReplicas { system, replica in
+            let workflowID = try await system.workflow("burst", steps: [["func_name": "wait", "args": [0.1]]])
+            let bases = [system.server.url, replica.url]
+            // Creations, cancellations, reads and pool churn, racing on both replicas.
+            let statuses = try await withThrowingTaskGroup(of: [Int].self) { group in
+                for worker in 0..<16 {
+                    group.addTask {
+                        var seen: [Int] = []
+                        let base = bases[worker % 2]
+                        for round in 0..<5 {
+                            let created = try await Self.send(
+                                system, base, .POST, "/v1/runs", ["workflow_id": .string(workflowID)])
+                            seen.append(created.status)
+                            let id = created.json["id"]?.stringValue ?? ""
+                            let other = bases[(worker + round) % 2]
+                            seen.append(
+                                try await Self.send(system, other, .PATCH, "/v1/runs/\(id)", ["status": "cancelled"])
+                                    .status)
+                            seen.append(try await Self.send(system, other, .GET, "/v1/runs?limit=5", nil).status)
+                            seen.append(
+                                try await Self.send(
+                                    system, base, .POST, "/v1/pools", ["name": .string("pool-\(round)")]
+                                ).status)
+                        }
+                        return seen
+                    }
+                }
+                return try await group.reduce(into: [Int]()) { $0 += $1 }
+            }
+            let unexpected = statuses.filter { !(200..<300).contains($0) && $0 != 409 }
+            #expect(unexpected.isEmpty, "statuses other than 2xx and 409 (pool name taken): \(unexpected)")
+            // Each pool name was created once, whoever won; the other 15 attempts were 409s.
+            #expect(statuses.filter { $0 == 409 }.count == 16 * 5 - 5)
+        }
+    }
+
+    static func send(_ system: System, _ base: String, _ method: HTTPMethod, _ path: String, _ json: JSONValue?)
+        async throws -> (status: Int, json: JSONObject)
+    {
+        var request = HTTPClientRequest(url: base + path)
+        request.method = method
+        request.headers.add(name: "Authorization", value: "Bearer \(system.adminKey)")
+        if let json {
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(string: json.compactJSON))
+        }
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(60))
+        let body = try await response.body.collect(upTo: 1 << 20)
+        let object = (try? JSONDecoder().decode(JSONValue.self, from: Data(body.readableBytesView)))?.objectValue ?? [:]
+        return (Int(response.status.code), object)
     }
 
     /// The whole database, dumped as SQL, holds the secret in no readable form.
