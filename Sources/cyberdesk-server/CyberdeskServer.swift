@@ -112,7 +112,7 @@ struct Serve: AsyncParsableCommand {
         }
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: application, successTerminationBehavior: .gracefullyShutdownGroup),
-            .init(service: Sweeper(store: database, logger: logger), successTerminationBehavior: .ignore),
+            .init(service: Sweeper(store: database, blobs: app.blobs, logger: logger), successTerminationBehavior: .ignore),
             .init(service: LeaseSweeper(app: app), successTerminationBehavior: .ignore),
             // Replicas on one PostgreSQL database: notifications, fallback poll, clock.
             .init(service: ClusterService(app: app), successTerminationBehavior: .ignore),

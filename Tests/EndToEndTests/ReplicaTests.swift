@@ -7,9 +7,9 @@ import NIOHTTP1
 import TestSupport
 import Testing
 
-/// Two replicas of the control plane on one PostgreSQL database, sharing a data directory
-/// (vault key, URL-signing key, attachment blobs): the agent long-polls replica A and every
-/// API call goes to replica B. The fallback poll of the queue is switched off (an hour), so
+/// Two replicas of the control plane on one PostgreSQL database, each with its own data
+/// directory holding copies of the vault and URL-signing keys (attachments live in the
+/// database): the agent long-polls replica A and every API call goes to replica B. The fallback poll of the queue is switched off (an hour), so
 /// only LISTEN/NOTIFY can carry B's news to A within the tests' timeouts.
 @Suite(.serialized, .enabled(if: PostgresTestServer.url != nil, "needs CYBERDESK_TEST_POSTGRES_URL"))
 struct ReplicaTests {
@@ -25,8 +25,15 @@ struct ReplicaTests {
             try await System.with(
                 width: width, height: height, database: database, fallbackInterval: .seconds(3600)
             ) { system in
+                // Replica B has its own data directory with copies of the two key files: blobs
+                // live in the database, so no file system is shared.
+                let dataDirB = system.dataDir + "-replica-b"
+                try FileManager.default.createDirectory(atPath: dataDirB, withIntermediateDirectories: true)
+                for key in ["vault.key", "url-signing.key"] {
+                    try FileManager.default.copyItem(atPath: system.dataDir + "/" + key, toPath: dataDirB + "/" + key)
+                }
                 let replica = try await InProcessServer.start(
-                    dataDir: system.dataDir, database: database, logger: system.serverLog.logger(label: "replica-b"),
+                    dataDir: dataDirB, database: database, logger: system.serverLog.logger(label: "replica-b"),
                     fallbackInterval: .seconds(3600))
                 system.apiURL.withLock { $0 = replica.url }
                 do {

@@ -613,7 +613,7 @@ struct AgentController {
             else { throw ControlPlaneError.notFound("attachment \(id) not found for this machine") }
             return attachment
         }
-        guard let reader = try app.blobs.reader(attachment.sha256) else {
+        guard let reader = try await app.blobs.reader(attachment.sha256) else {
             throw ControlPlaneError.notFound("the content of attachment \(id) is missing from the blob store")
         }
         var headers = HTTPFields()

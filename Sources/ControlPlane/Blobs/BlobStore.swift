@@ -19,11 +19,18 @@ public protocol BlobStore: Sendable {
         sha256: String, size: Int64
     ) where Body.Element == ByteBuffer
     /// The blob in chunks, for streamed downloads; nil when it is missing.
-    func reader(_ sha256: String) throws -> BlobReader?
+    func reader(_ sha256: String) async throws -> (any BlobReader)?
 }
 
 /// Reads one blob from start to end in chunks.
-public final class BlobReader: Sendable {
+public protocol BlobReader: Sendable {
+    var size: Int64 { get }
+    /// The next chunk, empty at the end.
+    func next() async throws -> [UInt8]
+}
+
+/// A blob file, read in 64 KiB chunks.
+public final class FileBlobReader: BlobReader {
     let fd: Int32
     public let size: Int64
 
@@ -34,8 +41,8 @@ public final class BlobReader: Sendable {
 
     deinit { close(fd) }
 
-    /// The next chunk, empty at the end.
-    public func next(max: Int = 1 << 16) throws -> [UInt8] {
+    public func next() async throws -> [UInt8] {
+        let max = 1 << 16
         var buffer = [UInt8](repeating: 0, count: max)
         while true {
             let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, max) }
@@ -61,9 +68,7 @@ public struct FileBlobStore: BlobStore {
     }
 
     private func path(_ sha256: String) throws -> String {
-        guard sha256.count == 64, sha256.allSatisfy({ $0.isHexDigit && !$0.isUppercase }) else {
-            throw BlobError.badDigest(sha256)
-        }
+        try DatabaseBlobStore.check(sha256)
         return directory + "/" + sha256.prefix(2) + "/" + sha256
     }
 
@@ -131,7 +136,7 @@ public struct FileBlobStore: BlobStore {
         return (digest, Int64(size))
     }
 
-    public func reader(_ sha256: String) throws -> BlobReader? {
+    public func reader(_ sha256: String) async throws -> (any BlobReader)? {
         let fd = open(try path(sha256), O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else {
             if errno == ENOENT { return nil }
@@ -142,7 +147,7 @@ public struct FileBlobStore: BlobStore {
             close(fd)
             throw BlobError.io("cannot read a blob: \(String(cString: strerror(errno)))")
         }
-        return BlobReader(fd: fd, size: Int64(info.st_size))
+        return FileBlobReader(fd: fd, size: Int64(info.st_size))
     }
 }
 

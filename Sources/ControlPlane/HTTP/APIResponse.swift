@@ -10,7 +10,7 @@ public enum APIResponse: Sendable {
     case empty
     case bytes([UInt8], contentType: String, headers: HTTPFields)
     /// A blob sent in chunks as it is read, never whole in memory.
-    case stream(BlobReader, contentType: String, headers: HTTPFields)
+    case stream(any BlobReader, contentType: String, headers: HTTPFields)
 
     private static let encoder = APIJSON.encoder()
 
@@ -54,7 +54,7 @@ public enum APIResponse: Sendable {
             all[.contentType] = contentType
             let body = ResponseBody(contentLength: Int(reader.size)) { writer in
                 while true {
-                    let chunk = try reader.next()
+                    let chunk = try await reader.next()
                     if chunk.isEmpty { break }
                     try await writer.write(ByteBuffer(bytes: chunk))
                 }

@@ -52,10 +52,19 @@ public struct DataDirectory: Sendable {
         var now: @Sendable () -> Date = { Date() }
         if let clock { now = { clock.now() } }
         return ControlPlane(
-            store: store, blobs: try FileBlobStore(directory: blobsPath),
+            store: store, blobs: try blobStore(for: store),
             vault: try Vault.loadOrCreate(keyFile: vaultKeyPath),
             signer: try URLSigner.loadOrCreate(keyFile: signingKeyPath), limits: limits, publicURL: publicURL,
             agentTiming: agentTiming, logger: logger, now: now, databaseClock: clock)
+    }
+
+    /// Where attachments live: in the database when it is PostgreSQL (so every replica reads
+    /// them), as files under `blobs/` with the embedded store.
+    public func blobStore(for store: any Store) throws -> any BlobStore {
+        if let sql = store as? SQLStore, sql.database is PostgresDatabase {
+            return DatabaseBlobStore(database: sql.database)
+        }
+        return try FileBlobStore(directory: blobsPath)
     }
 
     /// On first start: an organization and an admin key, written to `admin-api-key` (0600).

@@ -2,15 +2,17 @@ import FoundationEssentials
 import Logging
 import ServiceLifecycle
 
-/// Background upkeep: forgets idempotency keys after 24 hours and computer commands left by
-/// a replica that stopped after an hour (one replica at a time).
+/// Background upkeep (one replica at a time): forgets idempotency keys after 24 hours, and
+/// after an hour computer commands and database-blob uploads a stopped replica left behind.
 public struct Sweeper: Service {
     let store: any Store
+    let blobs: (any BlobStore)?
     let logger: Logger
     let interval: Duration
 
-    public init(store: any Store, logger: Logger, interval: Duration = .seconds(600)) {
+    public init(store: any Store, blobs: (any BlobStore)? = nil, logger: Logger, interval: Duration = .seconds(600)) {
         self.store = store
+        self.blobs = blobs
         self.logger = logger
         self.interval = interval
     }
@@ -34,6 +36,11 @@ public struct Sweeper: Service {
                             return try await tx.deleteIdempotencyEntries(olderThan: cutoff)
                         }
                     } ?? 0
+                if let blobs = blobs as? DatabaseBlobStore {
+                    _ = try await store.exclusively(AdvisoryLock.idempotency) {
+                        try await blobs.deleteAbandonedUploads(startedBefore: Date().addingTimeInterval(-3600))
+                    }
+                }
                 if removed > 0 { logger.debug("idempotency keys expired", metadata: ["count": "\(removed)"]) }
             } catch {
                 logger.warning("sweep failed", metadata: ["error": "\(error)"])

@@ -153,6 +153,19 @@ enum Migrations {
                     "CREATE INDEX machine_commands_machine ON machine_commands (machine_id, completed_at)",
                 ]
             ),
+            (
+                6,
+                // Attachment blobs in the database, for replicas without a shared file system
+                // (`DatabaseBlobStore`; the embedded store keeps them as files).
+                [
+                    "CREATE TABLE blobs (sha256 TEXT PRIMARY KEY, size BIGINT NOT NULL, created_at BIGINT NOT NULL)",
+                    """
+                    CREATE TABLE blob_chunks (
+                        blob_key TEXT NOT NULL, seq BIGINT NOT NULL, data \(dialect.blobType) NOT NULL,
+                        created_at BIGINT NOT NULL, PRIMARY KEY (blob_key, seq))
+                    """,
+                ]
+            ),
         ]
     }
 }

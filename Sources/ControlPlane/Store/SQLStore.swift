@@ -3,7 +3,7 @@ import FoundationEssentials
 
 /// The store written once in portable SQL, over any `SQLDatabase` (SQLite or PostgreSQL). Engine differences live in `SQLDialect`.
 public struct SQLStore: Store {
-    let database: any SQLDatabase
+    public let database: any SQLDatabase
 
     public init(database: any SQLDatabase) {
         self.database = database

@@ -148,7 +148,7 @@ struct RunAttachmentsController {
             let stored = try await app.store.transaction {
                 try await $0.fetch(StoredRun.self, id: runID, organizationID: nil, forUpdate: false)
             }
-            guard let digest = stored?.images?[imageID], let reader = try app.blobs.reader(digest) else {
+            guard let digest = stored?.images?[imageID], let reader = try await app.blobs.reader(digest) else {
                 throw ControlPlaneError.notFound("image \(imageID) not found")
             }
             return .stream(reader, contentType: "image/png", headers: [.cacheControl: "no-store"])
