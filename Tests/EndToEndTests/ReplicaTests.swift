@@ -71,6 +71,36 @@ struct ReplicaTests {
         }
     }
 
+    @Test func aReplicaWithOtherKeyFilesIsRefusedAtStart() async throws {
+        let url = try #require(PostgresTestServer.url)
+        let schema = try await PostgresTestServer.createSchema(url: url)
+        let database = PostgresTestServer.url(url, searchPath: schema)
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("cyberdesk-keys-\(UUID())").path
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        do {
+            let first = try await InProcessServer.start(dataDir: root + "/a", database: database, logger: .silent)
+            await first.stop()
+            // A second server with a data directory of its own, so freshly made keys: its
+            // sealed secrets and signed links would not work on the first, so it must not start.
+            let error = await #expect(throws: StoreError.self) {
+                let second = try await InProcessServer.start(dataDir: root + "/b", database: database, logger: .silent)
+                await second.stop()
+            }
+            #expect(error.map { "\($0)" }?.contains("vault.key is not the key this database's data was made with") == true)
+            // With copies of the first server's key files it starts.
+            for key in ["vault.key", "url-signing.key"] {
+                try FileManager.default.removeItem(atPath: root + "/b/" + key)
+                try FileManager.default.copyItem(atPath: root + "/a/" + key, toPath: root + "/b/" + key)
+            }
+            let second = try await InProcessServer.start(dataDir: root + "/b", database: database, logger: .silent)
+            await second.stop()
+        } catch {
+            await PostgresTestServer.dropSchema(schema, url: url)
+            throw error
+        }
+        await PostgresTestServer.dropSchema(schema, url: url)
+    }
+
     @Test func aRunGoesToSuccessWithAgentOnOneReplicaAndAPIOnTheOther() async throws {
         try await withReplicas { system, _ in
             // Inputs, a secret (sealed by B, read by A), a file input (stored by B, downloaded

@@ -16,6 +16,13 @@ public enum Credentials {
     public static func hash(_ secret: String) -> String { sha256(Array(secret.utf8)) }
 
     /// SHA-256 in lowercase hex.
+    /// A short, one-way name for a key: an HMAC of a fixed label under it.
+    static func keyID(_ keyBytes: [UInt8]) -> String {
+        let mac = HMAC<SHA256>.authenticationCode(
+            for: Array("cyberdesk key id".utf8), using: SymmetricKey(data: keyBytes))
+        return Array(mac).prefix(8).map { $0 < 16 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()
+    }
+
     public static func sha256(_ bytes: [UInt8]) -> String {
         SHA256.hash(data: bytes).map { byte in
             let hex = String(byte, radix: 16)
@@ -41,6 +48,9 @@ public struct URLSigner: Sendable {
     private var key: SymmetricKey { SymmetricKey(data: keyBytes) }
 
     public init(keyBytes: [UInt8]) { self.keyBytes = keyBytes }
+
+    /// Names the key without revealing it, so replicas can check they hold the same one.
+    public var keyID: String { Credentials.keyID(keyBytes) }
 
     public static func loadOrCreate(keyFile path: String) throws -> URLSigner {
         if let bytes = try SecretFile.read(path), bytes.count == 32 {

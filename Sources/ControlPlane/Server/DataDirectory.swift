@@ -67,9 +67,29 @@ public struct DataDirectory: Sendable {
         return try FileBlobStore(directory: blobsPath)
     }
 
+    /// Makes sure this data directory's vault and URL-signing keys are the ones the database's
+    /// data was made with (the first server to start records their ids). A replica started
+    /// without copies of the first one's key files would otherwise seal secrets no other
+    /// replica can open, and sign links the others refuse.
+    public func checkKeys(store: any Store) async throws {
+        let keys = [
+            ("vault_key_id", try Vault.loadOrCreate(keyFile: vaultKeyPath).keyID, vaultKeyPath),
+            ("url_signing_key_id", try URLSigner.loadOrCreate(keyFile: signingKeyPath).keyID, signingKeyPath),
+        ]
+        for (name, id, file) in keys {
+            let recorded = try await store.transaction { try await $0.claimSetting(name, value: id) }
+            guard recorded == id else {
+                throw StoreError.unavailable(
+                    "\(file) is not the key this database's data was made with; copy it (and the other key file) "
+                        + "from the data directory of a server that already uses this database")
+            }
+        }
+    }
+
     /// On first start: an organization and an admin key, written to `admin-api-key` (0600).
     /// Returns the key when it was just made, so the caller prints it once.
     public func bootstrap(store: any Store) async throws -> String? {
+        try await checkKeys(store: store)
         let organizations = try await store.transaction { try await $0.organizationCount() }
         guard organizations == 0 else { return nil }
         let (_, key) = try await KeyAdmin(store: store).createKey(organization: "default", name: "admin")

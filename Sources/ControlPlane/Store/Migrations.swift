@@ -166,6 +166,12 @@ enum Migrations {
                     """,
                 ]
             ),
+            (
+                7,
+                // Which vault and URL-signing keys this database's data belongs to (their ids,
+                // never the keys), so a replica started with other key files is refused.
+                ["CREATE TABLE server_settings (name TEXT PRIMARY KEY, value TEXT NOT NULL)"]
+            ),
         ]
     }
 }

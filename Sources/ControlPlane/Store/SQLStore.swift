@@ -464,6 +464,13 @@ struct SQLStoreTransaction: StoreTransaction {
         ).map { try decode(StoredRun.self, $0) }
     }
 
+    func claimSetting(_ name: String, value: String) async throws -> String {
+        try await connection.query(
+            "INSERT INTO server_settings (name, value) VALUES (?, ?) ON CONFLICT DO NOTHING", [.text(name), .text(value)])
+        return try await connection.first("SELECT value FROM server_settings WHERE name = ?", [.text(name)])?
+            .text("value") ?? value
+    }
+
     func insertCommand(_ command: AgentCommand, machineID: String, at time: Date) async throws {
         try await connection.query(
             "INSERT INTO machine_commands (id, machine_id, command, created_at) VALUES (?, ?, ?, ?)",

@@ -110,6 +110,10 @@ public protocol StoreTransaction: Sendable {
     /// lease ended before `leaseBefore`, in any organization.
     func runsToSweep(offeredBefore: Date, leaseBefore: Date) async throws -> [StoredRun]
     /// Connected machines not seen since `date`, in any organization.
+    /// A server-wide setting; `claimSetting` stores `value` unless one is stored already
+    /// and returns the stored one.
+    func claimSetting(_ name: String, value: String) async throws -> String
+
     // MARK: Computer commands between replicas
 
     func insertCommand(_ command: AgentCommand, machineID: String, at time: Date) async throws

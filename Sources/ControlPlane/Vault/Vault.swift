@@ -14,6 +14,9 @@ public struct Vault: Sendable {
 
     public init(keyBytes: [UInt8]) { self.keyBytes = keyBytes }
 
+    /// Names the key without revealing it, so replicas can check they hold the same one.
+    public var keyID: String { Credentials.keyID(keyBytes) }
+
     /// Loads the key from `path`, creating it on first use.
     public static func loadOrCreate(keyFile path: String) throws -> Vault {
         if let bytes = try SecretFile.read(path) {

@@ -25,8 +25,15 @@ struct InProcessServer: Sendable {
     ) async throws -> InProcessServer {
         let directory = DataDirectory(path: dataDir)
         let store = try await directory.openStore(database: database, logger: logger)
-        let key = try await directory.bootstrap(store: store)
-        let app = try directory.controlPlane(store: store, publicURL: nil, agentTiming: timing, logger: logger)
+        let key: String?
+        let app: ControlPlane
+        do {
+            key = try await directory.bootstrap(store: store)
+            app = try directory.controlPlane(store: store, publicURL: nil, agentTiming: timing, logger: logger)
+        } catch {
+            try? await store.close()
+            throw error
+        }
         let port = Mutex<Int?>(nil)
         let application = buildApplication(app, host: "127.0.0.1", port: 0) { bound in port.withLock { $0 = bound } }
         let sweeper = LeaseSweeper(app: app, interval: .milliseconds(200))
