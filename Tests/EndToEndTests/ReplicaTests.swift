@@ -18,10 +18,7 @@ struct ReplicaTests {
     func withReplicas(
         width: Int = 1280, height: Int = 800, _ body: (System, InProcessServer) async throws -> Void
     ) async throws {
-        let url = try #require(PostgresTestServer.url)
-        let schema = try await PostgresTestServer.createSchema(url: url)
-        let database = PostgresTestServer.url(url, searchPath: schema)
-        do {
+        try await PostgresTestServer.withSchema(url: try #require(PostgresTestServer.url)) { database in
             try await System.with(
                 width: width, height: height, database: database, fallbackInterval: .seconds(3600)
             ) { system in
@@ -44,11 +41,7 @@ struct ReplicaTests {
                 }
                 await replica.stop()
             }
-        } catch {
-            await PostgresTestServer.dropSchema(schema, url: url)
-            throw error
         }
-        await PostgresTestServer.dropSchema(schema, url: url)
     }
 
     @Test func aRunCreatedOnOneReplicaWakesPollsOnTheOther() async throws {
@@ -72,12 +65,9 @@ struct ReplicaTests {
     }
 
     @Test func aReplicaWithOtherKeyFilesIsRefusedAtStart() async throws {
-        let url = try #require(PostgresTestServer.url)
-        let schema = try await PostgresTestServer.createSchema(url: url)
-        let database = PostgresTestServer.url(url, searchPath: schema)
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("cyberdesk-keys-\(UUID())").path
         defer { try? FileManager.default.removeItem(atPath: root) }
-        do {
+        try await PostgresTestServer.withSchema(url: try #require(PostgresTestServer.url)) { database in
             let first = try await InProcessServer.start(dataDir: root + "/a", database: database, logger: .silent)
             await first.stop()
             // A second server with a data directory of its own, so freshly made keys: its
@@ -94,11 +84,7 @@ struct ReplicaTests {
             }
             let second = try await InProcessServer.start(dataDir: root + "/b", database: database, logger: .silent)
             await second.stop()
-        } catch {
-            await PostgresTestServer.dropSchema(schema, url: url)
-            throw error
         }
-        await PostgresTestServer.dropSchema(schema, url: url)
     }
 
     @Test func aRunGoesToSuccessWithAgentOnOneReplicaAndAPIOnTheOther() async throws {

@@ -35,4 +35,17 @@ public enum PostgresTestServer {
     public static func dropSchema(_ schema: String, url: String) async {
         try? await execute("DROP SCHEMA IF EXISTS \(schema) CASCADE", url: url)
     }
+
+    /// Runs `body` with the URL of a fresh schema on the test server, dropped afterwards.
+    public static func withSchema<T>(url: String, _ body: (String) async throws -> T) async throws -> T {
+        let schema = try await createSchema(url: url)
+        do {
+            let result = try await body(self.url(url, searchPath: schema))
+            await dropSchema(schema, url: url)
+            return result
+        } catch {
+            await dropSchema(schema, url: url)
+            throw error
+        }
+    }
 }

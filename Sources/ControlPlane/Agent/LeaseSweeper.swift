@@ -18,18 +18,9 @@ public struct LeaseSweeper: Service {
     }
 
     public func run() async throws {
-        do {
-            try await cancelWhenGracefulShutdown {
-                while !Task.isCancelled {
-                    do {
-                        try await sweep()
-                    } catch {
-                        app.logger.warning("lease sweep failed", metadata: ["error": "\(error)"])
-                    }
-                    try await Task.sleep(for: interval)
-                }
-            }
-        } catch is CancellationError {}
+        try await repeatUntilShutdown(every: interval, logger: app.logger, failure: "lease sweep failed") {
+            try await sweep()
+        }
     }
 
     /// One pass; returns the number of runs and machines changed (for tests). Replicas on

@@ -26,17 +26,15 @@ public struct ClusterService: Service {
 
     public func run() async throws {
         guard let cluster = app.store.cluster else { return }
-        do {
-            try await cancelWhenGracefulShutdown {
-                await withTaskGroup(of: Void.self) { group in
-                    group.addTask { await publish(cluster) }
-                    group.addTask { await listen(cluster) }
-                    group.addTask { await pollQueue(cluster) }
-                    await group.next()
-                    group.cancelAll()
-                }
+        try await untilShutdown {
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask { await publish(cluster) }
+                group.addTask { await listen(cluster) }
+                group.addTask { await pollQueue(cluster) }
+                await group.next()
+                group.cancelAll()
             }
-        } catch is CancellationError {}
+        }
     }
 
     private func publish(_ cluster: any ClusterChannel) async {

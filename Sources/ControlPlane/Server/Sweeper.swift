@@ -18,34 +18,25 @@ public struct Sweeper: Service {
     }
 
     public func run() async throws {
-        // Graceful shutdown cancels the sleep between sweeps; that is a normal end.
-        do {
-            try await cancelWhenGracefulShutdown { try await loop() }
-        } catch is CancellationError {}
+        try await repeatUntilShutdown(every: interval, logger: logger, failure: "sweep failed") { try await sweep() }
     }
 
-    private func loop() async throws {
-        while !Task.isCancelled {
-            let cutoff = Date().addingTimeInterval(-24 * 3600)
-            do {
-                let removed =
-                    try await store.exclusively(AdvisoryLock.idempotency) {
-                        try await store.transaction { tx in
-                            // Commands left by a replica that died while waiting for the result.
-                            try await tx.deleteCommands(ids: [], createdBefore: Date().addingTimeInterval(-3600))
-                            return try await tx.deleteIdempotencyEntries(olderThan: cutoff)
-                        }
-                    } ?? 0
-                if let blobs = blobs as? DatabaseBlobStore {
-                    _ = try await store.exclusively(AdvisoryLock.idempotency) {
-                        try await blobs.deleteAbandonedUploads(startedBefore: Date().addingTimeInterval(-3600))
-                    }
+    /// One pass, on one replica at a time.
+    func sweep() async throws {
+        let now = Date()
+        let removed =
+            try await store.exclusively(AdvisoryLock.idempotency) {
+                try await store.transaction { tx in
+                    // Commands left by a replica that died while waiting for the result.
+                    try await tx.deleteCommands(ids: [], createdBefore: now.addingTimeInterval(-3600))
+                    return try await tx.deleteIdempotencyEntries(olderThan: now.addingTimeInterval(-24 * 3600))
                 }
-                if removed > 0 { logger.debug("idempotency keys expired", metadata: ["count": "\(removed)"]) }
-            } catch {
-                logger.warning("sweep failed", metadata: ["error": "\(error)"])
+            } ?? 0
+        if let blobs = blobs as? DatabaseBlobStore {
+            _ = try await store.exclusively(AdvisoryLock.idempotency) {
+                try await blobs.deleteAbandonedUploads(startedBefore: now.addingTimeInterval(-3600))
             }
-            try await Task.sleep(for: interval)
         }
+        if removed > 0 { logger.debug("idempotency keys expired", metadata: ["count": "\(removed)"]) }
     }
 }
