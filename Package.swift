@@ -110,6 +110,21 @@ let package = Package(
             name: "AgentTests",
             dependencies: ["Agent", "Desktop", "CyberdeskAPI", "ControlPlane", "CX11", "TestSupport"]
         ),
+        // The whole system for a test: the control plane (in process, or the real
+        // `cyberdesk-server` binary), real `cyberdesk-agent` processes, the public API as the
+        // SDK speaks it. Shared by the end-to-end and fault suites.
+        .target(
+            name: "SystemTestSupport",
+            dependencies: [
+                "ControlPlane",
+                "CyberdeskAPI",
+                "TestSupport",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Tests/SystemTestSupport"
+        ),
         // The whole system: a real server, the real agent binary, Xvfb and X clients.
         .testTarget(
             name: "EndToEndTests",
@@ -117,6 +132,7 @@ let package = Package(
                 "ControlPlane",
                 "CyberdeskAPI",
                 "TestSupport",
+                "SystemTestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]
         ),

@@ -3,6 +3,7 @@ import ControlPlane
 import CyberdeskAPI
 import Foundation
 import NIOHTTP1
+import SystemTestSupport
 import TestSupport
 import Testing
 

@@ -8,25 +8,26 @@ import NIOCore
 import NIOHTTP1
 import Synchronization
 import TestSupport
-import Testing
 
 /// The whole system for one test: a private Xvfb, the control plane on an ephemeral port
 /// (in process, with short protocol clocks), and the real `cyberdesk-agent` binary joined to
 /// it and running as a daemon with its own HOME.
-final class System: Sendable {
-    let xvfb: XvfbServer
-    let url: String
-    let adminKey: String
-    let dataDir: String
-    let home: String
-    let stateDir: String
-    let serverLog: LogCollector
+public final class System: Sendable {
+    public let xvfb: XvfbServer
+    public let url: String
+    public let adminKey: String
+    public let dataDir: String
+    public let serverLog: LogCollector
     let serverTask: Task<Void, any Error>
-    let agent: Mutex<ChildProcess?>
-    let store: any Store
+    /// The machine: the agent's HOME, state dir and process.
+    public let machine: AgentProcess
+    public let store: any Store
+    public let timing: ControlPlane.AgentTiming
+    /// The public API as the SDK speaks it, with the admin key.
+    public var api: APIClient { APIClient(url: url, key: adminKey) }
 
     /// Starts the system, runs `body`, and shuts everything down whatever happens.
-    static func with(width: Int = 1280, height: Int = 800, _ body: (System) async throws -> Void) async throws {
+    public static func with(width: Int = 1280, height: Int = 800, _ body: (System) async throws -> Void) async throws {
         let system = try await start(width: width, height: height)
         do {
             try await body(system)
@@ -37,22 +38,20 @@ final class System: Sendable {
         await system.shutdown()
     }
 
-    static func start(width: Int = 1280, height: Int = 800) async throws -> System {
+    public static func start(width: Int = 1280, height: Int = 800) async throws -> System {
         let xvfb = try XvfbServer(width: width, height: height)
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("cyberdesk-e2e-\(UUID().uuidString)")
             .path
         let dataDir = root + "/server"
-        let home = root + "/home"
-        try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true)
+        let machine = try AgentProcess(root: root, display: xvfb.display)
         let lines = LogCollector()
         let logger = lines.logger(label: "server")
         let directory = DataDirectory(path: dataDir)
         let store = try await directory.openStore(database: nil, logger: logger)
         guard let key = try await directory.bootstrap(store: store) else { throw TestFailure("no admin key") }
-        let app = try directory.controlPlane(
-            store: store, publicURL: nil,
-            agentTiming: .init(pollWait: 5, lease: 4, heartbeat: 1, offerTimeout: 10, lostGrace: 3, commandTimeout: 20),
-            logger: logger)
+        let timing = ControlPlane.AgentTiming(
+            pollWait: 5, lease: 4, heartbeat: 1, offerTimeout: 10, lostGrace: 3, commandTimeout: 20)
+        let app = try directory.controlPlane(store: store, publicURL: nil, agentTiming: timing, logger: logger)
         let port = Mutex<Int?>(nil)
         let application = buildApplication(app, host: "127.0.0.1", port: 0) { bound in port.withLock { $0 = bound } }
         let sweeper = LeaseSweeper(app: app, interval: .milliseconds(200))
@@ -73,85 +72,62 @@ final class System: Sendable {
             let bound = port.withLock({ $0 })
         else { throw TestFailure("the server did not start") }
         return System(
-            xvfb: xvfb, url: "http://127.0.0.1:\(bound)", adminKey: key, dataDir: dataDir, home: home,
-            stateDir: root + "/agent-state", serverLog: lines, serverTask: task, store: store)
+            xvfb: xvfb, url: "http://127.0.0.1:\(bound)", adminKey: key, dataDir: dataDir, machine: machine,
+            serverLog: lines, serverTask: task, store: store, timing: timing)
     }
 
     init(
-        xvfb: XvfbServer, url: String, adminKey: String, dataDir: String, home: String, stateDir: String,
-        serverLog: LogCollector, serverTask: Task<Void, any Error>, store: any Store
+        xvfb: XvfbServer, url: String, adminKey: String, dataDir: String, machine: AgentProcess,
+        serverLog: LogCollector, serverTask: Task<Void, any Error>, store: any Store, timing: ControlPlane.AgentTiming
     ) {
+        self.timing = timing
         self.store = store
         self.xvfb = xvfb
         self.url = url
         self.adminKey = adminKey
         self.dataDir = dataDir
-        self.home = home
-        self.stateDir = stateDir
+        self.machine = machine
         self.serverLog = serverLog
         self.serverTask = serverTask
-        agent = Mutex(nil)
     }
 
-    var display: String { xvfb.display }
+    public var display: String { xvfb.display }
 
-    var agentEnvironment: [String: String] {
-        ["HOME": home, "DISPLAY": display, "XDG_STATE_HOME": home + "/.state", "LC_ALL": "C.UTF-8"]
-    }
+    public var home: String { machine.home }
+    public var stateDir: String { machine.stateDir }
+    public var agentEnvironment: [String: String] { machine.environment }
 
-    /// `cyberdesk-agent join` with the admin key in a file, as a user would.
-    func join(pools: [String] = []) async throws -> String {
-        let keyFile = home + "/.api-key"
-        try Data((adminKey + "\n").utf8).write(to: URL(fileURLWithPath: keyFile))
-        let result = try await runProcess(
-            agentExecutable,
-            ["join", "--server", url, "--api-key-file", keyFile, "--state-dir", stateDir, "--name", "e2e-desktop"]
-                + pools.flatMap { ["--pool", $0] },
-            environment: agentEnvironment)
-        guard result.status == 0 else { throw TestFailure("join failed: \(result.stderr)") }
-        let answer = try JSONDecoder().decode([String: String].self, from: result.stdout)
-        guard let machineID = answer["machine_id"] else { throw TestFailure("join printed no machine_id") }
-        return machineID
+    /// `cyberdesk-agent join` with the admin key in a file, as a user would; `server` is the
+    /// URL the agent keeps for the server (a proxy in front of it, say), by default the server.
+    public func join(pools: [String] = [], server: String? = nil) async throws -> String {
+        try await machine.join(server: server ?? url, apiKey: adminKey, pools: pools)
     }
 
     /// Starts `cyberdesk-agent run` and waits until its machine is connected.
-    func startAgent(machineID: String) async throws {
-        let child = try ChildProcess(
-            agentExecutable, ["run", "--state-dir", stateDir, "--log-level", "debug"], environment: agentEnvironment)
-        agent.withLock { $0 = child }
+    public func startAgent(machineID: String) async throws {
+        try machine.start()
         let connected = await eventually(timeout: .seconds(20)) {
             let machine = try? await self.get("/v1/machines/\(machineID)")
             return machine?["status"]?.stringValue == "connected"
         }
-        guard connected else { throw TestFailure("the agent did not connect:\n\(child.log)") }
+        guard connected else { throw TestFailure("the agent did not connect:\n\(machine.currentLog)") }
     }
 
-    var agentLog: String { agent.withLock { $0?.log } ?? "" }
+    /// The current agent process's log.
+    public var agentLog: String { machine.currentLog }
 
     /// Waits for the agent to exit on its own (a poll on the machine's deleted credential
     /// does that at once; the poll wait bounds it).
-    func waitAgent() async -> Int32? {
-        guard let child = agent.withLock({ $0 }) else { return nil }
-        return await child.wait()
-    }
+    public func waitAgent() async -> Int32? { await machine.wait() }
 
     /// `kill -9` of the agent: no chance to release keys or report its run.
-    func killAgent() {
-        agent.withLock { $0?.signal(SIGKILL) }
-    }
+    public func killAgent() { machine.signal(SIGKILL) }
 
     /// SIGTERM to the agent; its exit status.
-    func stopAgent() async -> Int32? {
-        guard let child = agent.withLock({ $0 }) else { return nil }
-        child.signal(SIGTERM)
-        return await child.wait()
-    }
+    public func stopAgent() async -> Int32? { await machine.stop() }
 
-    func shutdown() async {
-        if let child = agent.withLock({ $0 }) {
-            child.signal(SIGKILL)
-            _ = await child.wait()
-        }
+    public func shutdown() async {
+        await machine.kill()
         serverTask.cancel()
         _ = try? await serverTask.value
         try? await store.close()
@@ -159,76 +135,29 @@ final class System: Sendable {
 
     // MARK: HTTP, as the SDK speaks it
 
-    struct HTTPError: Error, CustomStringConvertible {
-        var status: Int
-        var body: String
-        var description: String { "HTTP \(status): \(body)" }
+    public func request(
+        _ method: HTTPMethod, _ path: String, json: JSONValue? = nil, headers: [(String, String)] = []
+    ) async throws -> (status: Int, body: [UInt8], contentType: String?) {
+        try await api.request(method, path, json: json, headers: headers)
     }
 
-    func request(_ method: HTTPMethod, _ path: String, json: JSONValue? = nil, headers: [(String, String)] = [])
-        async throws -> (status: Int, body: [UInt8], contentType: String?)
+    public func call(_ method: HTTPMethod, _ path: String, json: JSONValue? = nil, expect: Int) async throws
+        -> JSONObject
     {
-        var request = HTTPClientRequest(url: url + path)
-        request.method = method
-        request.headers.add(name: "Authorization", value: "Bearer \(adminKey)")
-        for (name, value) in headers { request.headers.add(name: name, value: value) }
-        if let json {
-            request.headers.add(name: "Content-Type", value: "application/json")
-            request.body = .bytes(ByteBuffer(string: json.compactJSON))
-        }
-        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(60))
-        var body = try await response.body.collect(upTo: 50 << 20)
-        return (
-            Int(response.status.code), body.readBytes(length: body.readableBytes) ?? [],
-            response.headers.first(name: "Content-Type")
-        )
+        try await api.call(method, path, json: json, expect: expect)
     }
 
-    func call(_ method: HTTPMethod, _ path: String, json: JSONValue? = nil, expect: Int) async throws -> JSONObject {
-        let answer = try await request(method, path, json: json)
-        guard answer.status == expect else {
-            throw HTTPError(status: answer.status, body: String(decoding: answer.body, as: UTF8.self))
-        }
-        if answer.body.isEmpty { return [:] }
-        return try JSONDecoder().decode(JSONValue.self, from: Data(answer.body)).objectValue ?? [:]
+    public func get(_ path: String) async throws -> JSONObject { try await api.get(path) }
+
+    public func reachedStep(_ index: Int, of runID: String) async -> Bool {
+        await api.reachedStep(index, of: runID)
     }
 
-    func get(_ path: String) async throws -> JSONObject { try await call(.GET, path, expect: 200) }
-
-    /// Waits until the run's history has an event for the step before `index` (events
-    /// arrive in batches after each step, and a step's start is reported before that).
-    func reachedStep(_ index: Int, of runID: String) async -> Bool {
-        await eventually(timeout: .seconds(20)) {
-            let run = try? await self.get("/v1/runs/\(runID)")
-            let events = run?["run_message_history"]?.arrayValue ?? []
-            return events.contains { $0.objectValue?["step_index"]?.intValue == Int64(index - 1) }
-        }
+    public func workflow(_ prompt: String, steps: [JSONValue]) async throws -> String {
+        try await api.workflow(prompt, steps: steps)
     }
 
-    /// A workflow with an approved trajectory recorded on a 1280x800 screen; its id.
-    func workflow(_ prompt: String, steps: [JSONValue]) async throws -> String {
-        let workflow = try await call(.POST, "/v1/workflows", json: ["main_prompt": .string(prompt)], expect: 201)
-        guard let id = workflow["id"]?.stringValue else { throw TestFailure("the workflow has no id") }
-        _ = try await call(
-            .POST, "/v1/trajectories",
-            json: [
-                "workflow_id": .string(id), "trajectory_data": .array(steps),
-                "dimensions": ["width": 1280, "height": 800], "is_approved": true,
-            ], expect: 201)
-        return id
-    }
-
-    /// Polls the run until it reaches a terminal status.
-    func waitForRun(_ runID: String, timeout: Duration = .seconds(60)) async throws -> JSONObject {
-        var run: JSONObject = [:]
-        let ended = await eventually(timeout: timeout) {
-            run = (try? await self.get("/v1/runs/\(runID)")) ?? run
-            return ["success", "task_failed", "error", "cancelled"].contains(run["status"]?.stringValue ?? "")
-        }
-        guard ended else {
-            throw TestFailure(
-                "run \(runID) did not end: \(run["status"]?.stringValue ?? "?")\nagent log:\n\(agentLog.suffix(4000))")
-        }
-        return run
+    public func waitForRun(_ runID: String, timeout: Duration = .seconds(60)) async throws -> JSONObject {
+        try await api.waitForRun(runID, timeout: timeout, context: { self.agentLog })
     }
 }

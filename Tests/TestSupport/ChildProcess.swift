@@ -47,11 +47,17 @@ public final class ChildProcess: Sendable {
 }
 
 /// The built `cyberdesk-agent` next to the test bundle.
-public var agentExecutable: String {
+public var agentExecutable: String { builtExecutable("cyberdesk-agent") }
+
+/// The built `cyberdesk-server` next to the test bundle.
+public var serverExecutable: String { builtExecutable("cyberdesk-server") }
+
+/// A product of this package, built next to the test bundle.
+public func builtExecutable(_ name: String) -> String {
     let bundleDir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
     for candidate in [bundleDir, bundleDir.deletingLastPathComponent()] {
-        let path = candidate.appendingPathComponent("cyberdesk-agent").path
+        let path = candidate.appendingPathComponent(name).path
         if FileManager.default.isExecutableFile(atPath: path) { return path }
     }
-    return bundleDir.appendingPathComponent("cyberdesk-agent").path
+    return bundleDir.appendingPathComponent(name).path
 }
