@@ -136,6 +136,17 @@ let package = Package(
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]
         ),
+        // Faults a customer lives through: agents and the server killed, the network cut or
+        // stalled, the server's disk full, a step failing; each test asserts what the API shows.
+        .testTarget(
+            name: "FaultTests",
+            dependencies: [
+                "CyberdeskAPI",
+                "TestSupport",
+                "SystemTestSupport",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ]
+        ),
         .testTarget(
             name: "SystemdSupportTests",
             dependencies: ["SystemdSupport"]
