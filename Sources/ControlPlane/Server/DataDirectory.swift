@@ -32,7 +32,13 @@ public struct DataDirectory: Sendable {
             throw StoreError.unavailable("unknown --database '\(url)'; use sqlite:PATH or postgres://USER@HOST/DB")
         }
         let store = SQLStore(database: try await SQLiteDatabase(path: sqlitePath, logger: logger))
-        try await store.migrate()
+        do {
+            try await store.migrate()
+        } catch {
+            // The connection must be closed before it is released (SQLiteNIO asserts it).
+            try? await store.close()
+            throw error
+        }
         return store
     }
 
