@@ -56,23 +56,35 @@ extension FaultTests {
         }
         // Mid-burst: a quarter of the runs executed, most still queued or running.
         #expect(await eventually(timeout: .seconds(60)) { executed().count >= Self.burstRuns / 4 }, "\(context())")
-        let connectedBefore = agents.map { Self.connectedLines($0.log).count }
+        let linesBefore = agents.map { $0.log.split(separator: "\n").count }
         let executedAtKill = executed().count
         #expect(executedAtKill < Self.burstRuns, "the burst was over before the kill")
         await server.kill9()
+        // Down until every agent has noticed (a quick restart could otherwise answer an
+        // agent's next poll on its old connection, and it would never reconnect).
+        let noticed = await eventually(timeout: .seconds(10)) {
+            agents.indices.allSatisfy { index in
+                agents[index].log.split(separator: "\n").dropFirst(linesBefore[index]).contains {
+                    $0.contains("server unreachable")
+                }
+            }
+        }
+        #expect(noticed, "not every agent noticed the server was gone")
         try await server.start()
         let restartedAt = Self.utcTimeOfDay()
 
-        // Each agent reconnects by itself; when, its own log says (ms resolution).
-        var reconnects: [Double] = []
+        // Each agent reconnects by itself. Its log says when (ms resolution): every failed
+        // attempt logs the jittered delay before the next, so the successful attempt was
+        // sent at the last such line's time plus its delay, and "connected" follows.
+        var reconnects: [Reconnect] = []
         for (index, agent) in agents.enumerated() {
-            var lines: [Double] = []
+            var reconnect: Reconnect?
             let back = await eventually(timeout: .seconds(60)) {
-                lines = Self.connectedLines(agent.log)
-                return lines.count > connectedBefore[index]
+                reconnect = Reconnect(log: agent.log.split(separator: "\n").dropFirst(linesBefore[index]))
+                return reconnect != nil
             }
             #expect(back, "agent \(index) did not reconnect:\n\(agent.log.suffix(3000))")
-            if back { reconnects.append(lines[connectedBefore[index]]) }
+            if let reconnect { reconnects.append(reconnect) }
         }
 
         var statuses: [String: Int] = [:]
@@ -97,24 +109,62 @@ extension FaultTests {
         }
         #expect(statuses["success", default: 0] >= Self.burstRuns - Self.burstAgents, "\(statuses)")
 
-        let spread = (reconnects.max() ?? 0) - (reconnects.min() ?? 0)
-        let delays = reconnects.map { ((($0 - restartedAt) * 1000).rounded()) / 1000 }
+        for (runID, run) in ended where run["status"]?.stringValue != "success" {
+            print("burst run \(runID) ended \(run["status"]?.stringValue ?? "?"): \(Self.firstError(run))")
+        }
+        let attempts = reconnects.map(\.attemptedAt)
+        let spread = (attempts.max() ?? 0) - (attempts.min() ?? 0)
+        let connected = reconnects.map(\.connectedAt)
+        let connectedSpread = (connected.max() ?? 0) - (connected.min() ?? 0)
+        func relative(_ times: [Double]) -> [Double] { times.map { (($0 - restartedAt) * 1000).rounded() / 1000 } }
         print(
             "server kill -9 burst: \(Self.burstRuns) runs, \(executedAtKill) executed at the kill, statuses \(statuses); "
-                + "reconnects \(delays) s after the restart, spread \(Int(spread * 1000)) ms")
-        // Full jitter: three agents that lost the server at the same instant do not come
-        // back within a few milliseconds of each other.
+                + "first retry delays \(reconnects.map(\.firstDelay)) s; successful attempts \(relative(attempts)) s "
+                + "after the restart (spread \(Int(spread * 1000)) ms), connected \(relative(connected)) s "
+                + "(spread \(Int(connectedSpread * 1000)) ms), \(reconnects.map(\.failures)) failed attempts")
+        // Full jitter: agents that lost the server at the same instant do not retry in step.
         #expect(reconnects.count == Self.burstAgents)
-        #expect(spread > 0.01, "reconnects within \(spread) s of each other: \(reconnects)")
+        #expect(spread > 0.01, "attempts within \(spread) s of each other: \(reconnects)")
+        let firstDelays = reconnects.map(\.firstDelay)
+        #expect((firstDelays.max() ?? 0) - (firstDelays.min() ?? 0) >= 0.02, "same first delays: \(firstDelays)")
 
         for agent in agents { #expect(await agent.stop() == 0) }
         #expect(await server.stop() == 0)
         try? FileManager.default.removeItem(atPath: root)
     }
 
-    /// Times of the agent's "connected" lines (seconds since midnight UTC).
-    static func connectedLines(_ log: String) -> [Double] {
-        log.split(separator: "\n").filter { $0.contains(" connected connection.id=") }.compactMap { logTime($0) }
+    /// How one agent came back after the server died, from its log lines since then.
+    struct Reconnect: CustomStringConvertible {
+        /// The delay it drew after its first failure.
+        var firstDelay: Double
+        /// When it sent the attempt that succeeded (seconds since midnight UTC).
+        var attemptedAt: Double
+        /// When it logged "connected".
+        var connectedAt: Double
+        var failures: Int
+
+        init?(log lines: ArraySlice<Substring>) {
+            var retries: [(at: Double, delay: Double)] = []
+            for line in lines {
+                guard let time = logTime(line) else { continue }
+                if line.contains("server unreachable; retrying"), let range = line.range(of: "retry_in_s="),
+                    let delay = Double(line[range.upperBound...].prefix { $0.isNumber || $0 == "." })
+                {
+                    retries.append((time, delay))
+                } else if line.contains(" connected connection.id="), let last = retries.last,
+                    let first = retries.first
+                {
+                    firstDelay = first.delay
+                    attemptedAt = last.at + last.delay
+                    connectedAt = time
+                    failures = retries.count
+                    return
+                }
+            }
+            return nil
+        }
+
+        var description: String { "attempt at \(attemptedAt), connected at \(connectedAt), first delay \(firstDelay)" }
     }
 
     static func utcTimeOfDay() -> Double {
