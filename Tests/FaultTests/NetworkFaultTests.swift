@@ -52,6 +52,34 @@ extension FaultTests {
         }
     }
 
+    /// A network cut shorter than lease + grace while a run executes: the agent reconnects
+    /// with the run as its `active_run`, the lease moves to the new connection, and the run
+    /// finishes `success` with its side effect done exactly once.
+    @Test func aShortOutageMidRunKeepsTheRunWhichSucceedsOnce() async throws {
+        try await Self.withProxiedAgent { system, proxy, _ in
+            let api = system.api
+            let context = { system.agentLog }
+            let marks = system.home + "/marks.txt"
+            let workflow = try await api.workflow(
+                "outlive",
+                steps: [
+                    Self.step("wait", [3]),
+                    Self.step("execute_terminal_command", [], ["command": .string("echo ran >> \(marks)")]),
+                ])
+            let runID = try await api.run(workflow)
+            #expect(await api.runStatus(runID, is: "running"), "\(context().suffix(2000))")
+            let connections = context().components(separatedBy: " connected connection.id=").count
+            proxy.cut()
+            #expect(await eventually(timeout: .seconds(10)) { context().contains("server unreachable") })
+            proxy.mode = .pass
+            let run = try await api.waitForRun(runID, timeout: .seconds(30), context: context)
+            #expect(run["status"]?.stringValue == "success", "\(run["error"] ?? .null)\n\(context().suffix(3000))")
+            #expect(context().components(separatedBy: " connected connection.id=").count > connections, "it reconnected")
+            #expect((try? String(contentsOfFile: marks, encoding: .utf8)) == "ran\n")
+            #expect(await system.stopAgent() == 0)
+        }
+    }
+
     /// The network drops (every connection reset, new ones refused) while a run executes,
     /// and the customer cancels the run meanwhile: the API answers `cancelled` at once; when
     /// the network comes back the agent reconnects by itself, the cancel reaches it, its
