@@ -87,10 +87,12 @@ public final class ServerProcess: Sendable {
 
     /// True while the current process runs.
     public var isRunning: Bool {
-        guard let pid else { return false }
-        var status: Int32 = 0
-        return waitpid(pid, &status, WNOHANG) == 0
+        guard let process = child.withLock({ $0 }) else { return false }
+        return process.exitStatus == nil
     }
+
+    /// Signals the current process (nothing once it has been reaped).
+    public func signal(_ number: Int32) { child.withLock { $0?.signal(number) } }
 
     /// kill -9: no graceful shutdown, no chance to finish a write.
     public func kill9() async {
