@@ -112,6 +112,22 @@ let package = Package(
             name: "AgentTests",
             dependencies: ["Agent", "Desktop", "CyberdeskAPI", "ControlPlane", "CX11", "TestSupport"]
         ),
+        // The whole system for a test: the control plane (in process, or the real
+        // `cyberdesk-server` binary), real `cyberdesk-agent` processes, the public API as the
+        // SDK speaks it. Shared by the end-to-end and fault suites.
+        .target(
+            name: "SystemTestSupport",
+            dependencies: [
+                "ControlPlane",
+                "CyberdeskAPI",
+                "TestSupport",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Tests/SystemTestSupport"
+        ),
         // The whole system: a real server, the real agent binary, Xvfb and X clients.
         .testTarget(
             name: "EndToEndTests",
@@ -119,6 +135,18 @@ let package = Package(
                 "ControlPlane",
                 "CyberdeskAPI",
                 "TestSupport",
+                "SystemTestSupport",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ]
+        ),
+        // Faults a customer lives through: agents and the server killed, the network cut or
+        // stalled, the server's disk full, a step failing; each test asserts what the API shows.
+        .testTarget(
+            name: "FaultTests",
+            dependencies: [
+                "CyberdeskAPI",
+                "TestSupport",
+                "SystemTestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]
         ),

@@ -84,6 +84,18 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Largest file input or attachment in MiB.")
     var maxFileMb: Int = 50
 
+    @Option(help: "Write the bound port to this file once listening (useful with --port 0).")
+    var portFile: String?
+
+    // The agent protocol's clocks (docs/AGENT-PROTOCOL.md), hidden: the defaults are the
+    // product's; tests shorten them so leases lapse and polls end in seconds.
+    @Option(help: .hidden) var agentPollWait: Int = 25
+    @Option(help: .hidden) var agentLease: Int = 30
+    @Option(help: .hidden) var agentHeartbeat: Int = 10
+    @Option(help: .hidden) var agentOfferTimeout: Double = 20
+    @Option(help: .hidden) var agentLostGrace: Double = 15
+    @Option(help: .hidden) var leaseSweepMs: Int = 1000
+
     func run() async throws {
         bootstrapLogging(level: store.logLevel)
         let logger = try store.logger()
@@ -104,16 +116,29 @@ struct Serve: AsyncParsableCommand {
         }
         let app = try directory.controlPlane(
             store: database, limits: .init(maxBodyBytes: maxBodyMb << 20, maxFileBytes: maxFileMb << 20),
-            publicURL: publicURL, logger: logger)
+            publicURL: publicURL,
+            agentTiming: .init(
+                pollWait: agentPollWait, lease: agentLease, heartbeat: agentHeartbeat,
+                offerTimeout: agentOfferTimeout, lostGrace: agentLostGrace),
+            logger: logger)
         let host = self.host
+        let portFile = self.portFile
         let application = buildApplication(app, host: host, port: port) { port in
+            if let portFile {
+                // Written whole and renamed, so a reader never sees a partial number.
+                let temporary = portFile + ".tmp"
+                FileManager.default.createFile(atPath: temporary, contents: Data("\(port)\n".utf8))
+                _ = rename(temporary, portFile)
+            }
             say("cyberdesk-server listening on http://\(host):\(port)")
             _ = try? notifier?.ready(status: "listening on \(host):\(port)")
         }
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: application, successTerminationBehavior: .gracefullyShutdownGroup),
             .init(service: Sweeper(store: database, blobs: app.blobs, logger: logger), successTerminationBehavior: .ignore),
-            .init(service: LeaseSweeper(app: app), successTerminationBehavior: .ignore),
+            .init(
+                service: LeaseSweeper(app: app, interval: .milliseconds(max(50, leaseSweepMs))),
+                successTerminationBehavior: .ignore),
             // Replicas on one PostgreSQL database: notifications, fallback poll, clock.
             .init(service: ClusterService(app: app), successTerminationBehavior: .ignore),
         ]

@@ -3,6 +3,7 @@ import ControlPlane
 import CyberdeskAPI
 import Foundation
 import NIOHTTP1
+import SystemTestSupport
 import TestSupport
 import Testing
 
@@ -190,91 +191,8 @@ struct AgentEndToEndTests {
         #expect(offline.status == 503)
     }
 
-    @Test func aKilledAgentsRunEndsAsErrorAndTheMachineWorksAfterARestart() async throws {
-        try await System.with { system in try await killAgent(system) }
-    }
-
-    func killAgent(_ system: System) async throws {
-        let machineID = try await system.join()
-        try await system.startAgent(machineID: machineID)
-        let workflowID = try await system.workflow(
-            "hold",
-            steps: [
-                ["func_name": "key", "args": ["shift"], "kwargs": ["down": true]],
-                ["func_name": "wait", "args": [60]],
-            ])
-        // kill -9 while the run holds Shift: the server marks the run lost once its lease lapses.
-        let lost = try await system.call(.POST, "/v1/runs", json: ["workflow_id": .string(workflowID)], expect: 201)
-        let lostID = try #require(lost["id"]?.stringValue)
-        // Once step 0 (the key) is in the history, the agent is in step 1 (the wait).
-        #expect(await system.reachedStep(1, of: lostID))
-        system.killAgent()
-        let ended = try await system.waitForRun(lostID, timeout: .seconds(30))
-        #expect(ended["status"]?.stringValue == "error")
-        let message = ended["error"]?.arrayValue?.first?.stringValue ?? ""
-        #expect(message.contains("machine lost during step 1"), "\(message)")
-
-        // A run killed and restarted before its lease lapses is reported by the new process.
-        let restarted = try await system.call(
-            .POST, "/v1/runs", json: ["workflow_id": .string(workflowID)], expect: 201)
-        let restartedID = try #require(restarted["id"]?.stringValue)
-        try await system.startAgent(machineID: machineID)
-        // Once step 0 (the key) is in the history, the agent is in step 1 (the wait).
-        #expect(await system.reachedStep(1, of: restartedID))
-        system.killAgent()
-        try await system.startAgent(machineID: machineID)
-        let reported = try await system.waitForRun(restartedID, timeout: .seconds(20))
-        #expect(reported["status"]?.stringValue == "error")
-        let reason = reported["error"]?.arrayValue?.first?.stringValue ?? ""
-        #expect(reason.contains("agent restarted during step 1"), "\(reason)")
-
-        // The restarted agent released Shift at start and takes new work: a quick run succeeds.
-        let quick = try await system.call(.POST, "/v1/workflows", json: ["main_prompt": "quick"], expect: 201)
-        let quickID = try #require(quick["id"]?.stringValue)
-        _ = try await system.call(
-            .POST, "/v1/trajectories",
-            json: [
-                "workflow_id": .string(quickID),
-                "trajectory_data": [["func_name": "set_output", "kwargs": ["key": "done", "value": "yes"]]],
-                "dimensions": ["width": 1280, "height": 800], "is_approved": true,
-            ], expect: 201)
-        let run = try await system.call(.POST, "/v1/runs", json: ["workflow_id": .string(quickID)], expect: 201)
-        let finished = try await system.waitForRun(try #require(run["id"]?.stringValue))
-        #expect(finished["status"]?.stringValue == "success")
-        #expect(await system.stopAgent() == 0)
-    }
-
-    @Test func sigtermFinishesTheStepReportsTheRunAndExitsZero() async throws {
-        try await System.with { system in
-            let machineID = try await system.join()
-            try await system.startAgent(machineID: machineID)
-            let workflow = try await system.call(
-                .POST, "/v1/workflows", json: ["main_prompt": "two steps"], expect: 201)
-            let workflowID = try #require(workflow["id"]?.stringValue)
-            _ = try await system.call(
-                .POST, "/v1/trajectories",
-                json: [
-                    "workflow_id": .string(workflowID),
-                    "trajectory_data": [
-                        ["func_name": "wait", "args": [1.5]],
-                        ["func_name": "set_output", "kwargs": ["key": "second", "value": "ran"]],
-                    ],
-                    "dimensions": ["width": 1280, "height": 800], "is_approved": true,
-                ], expect: 201)
-            let run = try await system.call(.POST, "/v1/runs", json: ["workflow_id": .string(workflowID)], expect: 201)
-            let runID = try #require(run["id"]?.stringValue)
-            #expect(
-                await eventually(timeout: .seconds(20)) {
-                    (try? await system.get("/v1/runs/\(runID)"))?["status"]?.stringValue == "running"
-                })
-            #expect(await system.stopAgent() == 0, "\(system.agentLog.suffix(2000))")
-            // The wait (step 0) finished and the run was reported before step 1, not left to lapse.
-            let ended = try await system.get("/v1/runs/\(runID)")
-            #expect(ended["status"]?.stringValue == "error")
-            #expect(ended["output_data"]?.objectValue?["second"] == nil)
-            #expect((ended["error"]?.arrayValue?.first?.stringValue ?? "").contains("stopped before step 1"))
-        }
-    }
+    // An agent killed (kill -9) or restarted (SIGTERM) mid-run: FaultTests, which also checks
+    // the X server's keyboard and counts what was typed.
 
     @Test func aDeletedMachineStopsItsAgentWithAClearStatus() async throws {
         try await System.with { system in

@@ -4,8 +4,11 @@ import CyberdeskAPI
 import Foundation
 import NIOCore
 import NIOHTTP1
+import SystemTestSupport
 import TestSupport
 import Testing
+
+typealias System = SystemTestSupport.System
 
 /// Two replicas of the control plane on one PostgreSQL database, each with its own data
 /// directory holding copies of the vault and URL-signing keys (attachments live in the

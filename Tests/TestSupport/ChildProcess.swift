@@ -1,10 +1,13 @@
 import Foundation
+import Synchronization
 
 /// A long-running child (the agent daemon) started with posix_spawn, its stderr in a file,
 /// stopped with a signal and reaped with waitpid on a thread of its own.
 public final class ChildProcess: Sendable {
     public let pid: pid_t
     public let stderrPath: String
+    /// The exit status once reaped: no signal goes to the pid after that (it may be reused).
+    private let status = Mutex<Int32?>(nil)
 
     public init(_ path: String, _ arguments: [String], environment: [String: String]) throws {
         stderrPath =
@@ -30,28 +33,54 @@ public final class ChildProcess: Sendable {
 
     public var log: String { (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? "" }
 
-    public func signal(_ number: Int32) { kill(pid, number) }
+    public func signal(_ number: Int32) {
+        status.withLock { if $0 == nil { _ = kill(pid, number) } }
+    }
+
+    /// The exit status (128 + signal when killed) if the child has exited, without waiting.
+    public var exitStatus: Int32? {
+        status.withLock { known in
+            if known == nil {
+                var raw: Int32 = 0
+                if waitpid(pid, &raw, WNOHANG) == pid { known = Self.decode(raw) }
+            }
+            return known
+        }
+    }
 
     /// Waits for the child to exit; its exit status (128 + signal when killed).
     public func wait() async -> Int32 {
+        if let known = exitStatus { return known }
         let child = pid
-        return await withCheckedContinuation { continuation in
+        let reaped = await withCheckedContinuation { continuation in
             Thread {
-                var status: Int32 = 0
-                while waitpid(child, &status, 0) < 0 && errno == EINTR {}
-                continuation.resume(returning: status & 0x7F == 0 ? (status >> 8) & 0xFF : 128 + (status & 0x7F))
+                var raw: Int32 = 0
+                while waitpid(child, &raw, 0) < 0 && errno == EINTR {}
+                continuation.resume(returning: Self.decode(raw))
             }.start()
         }
+        return status.withLock { known in
+            if known == nil { known = reaped }
+            return known ?? reaped
+        }
     }
+
+    static func decode(_ raw: Int32) -> Int32 { raw & 0x7F == 0 ? (raw >> 8) & 0xFF : 128 + (raw & 0x7F) }
 
 }
 
 /// The built `cyberdesk-agent` next to the test bundle.
-public var agentExecutable: String {
+public var agentExecutable: String { builtExecutable("cyberdesk-agent") }
+
+/// The built `cyberdesk-server` next to the test bundle.
+public var serverExecutable: String { builtExecutable("cyberdesk-server") }
+
+/// A product of this package, built next to the test bundle.
+public func builtExecutable(_ name: String) -> String {
     let bundleDir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
     for candidate in [bundleDir, bundleDir.deletingLastPathComponent()] {
-        let path = candidate.appendingPathComponent("cyberdesk-agent").path
+        let path = candidate.appendingPathComponent(name).path
         if FileManager.default.isExecutableFile(atPath: path) { return path }
     }
-    return bundleDir.appendingPathComponent("cyberdesk-agent").path
+    return bundleDir.appendingPathComponent(name).path
 }

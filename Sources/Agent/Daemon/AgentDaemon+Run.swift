@@ -33,7 +33,7 @@ extension AgentDaemon {
         runLogger[metadataKey: "run.id"] = "\(runID)"
         let logger = runLogger
         do {
-            try await client.start(runID: runID, lease: lease)
+            try await startRetryingTransientFailures(runID: runID, lease: lease)
         } catch {
             logger.warning("start refused; abandoning the run", metadata: ["error": "\(error)"])
             try? state.setHeldRun(nil)
@@ -98,6 +98,25 @@ extension AgentDaemon {
             }
         }
         return false
+    }
+
+    /// `start` is idempotent under the same lease, so a transient failure (the server
+    /// restarting, a network blip) is retried. Abandoning instead left a run the server had
+    /// already marked `running` to end `error` ("agent restarted during step 0") when the
+    /// agent reconnected, without a step executed.
+    func startRetryingTransientFailures(runID: String, lease: String) async throws {
+        var backoff = Backoff(base: 0.5, maximum: 10)
+        var attempt = 0
+        while true {
+            do {
+                try await client.start(runID: runID, lease: lease)
+                return
+            } catch let error as AgentClientError where error.isTransient && attempt < 20 && !isStopping {
+                attempt += 1
+                logger.warning("start not delivered; retrying", metadata: ["run.id": "\(runID)", "error": "\(error)"])
+                try await Task.sleep(for: .milliseconds(Int64(backoff.next() * 1000)))
+            }
+        }
     }
 
     /// Reports the outcome, retrying transient failures: completion is idempotent.

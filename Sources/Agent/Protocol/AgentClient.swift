@@ -12,7 +12,19 @@ public struct AgentClient: Sendable {
     let credential: String
     let http: HTTPClient
 
-    public init(server: String, credential: String, http: HTTPClient = .shared) {
+    /// The daemon's HTTP client. A refused or failed connection fails the call at once
+    /// instead of being retried inside AsyncHTTPClient until its connect timeout (with its
+    /// own, barely jittered backoff and nothing logged): the daemon's full-jitter backoff
+    /// decides when to try again and says so in its log and status, so agents that lost
+    /// the server together do not come back in step. Never shut down: it lives as long as
+    /// the process.
+    public static let defaultHTTP: HTTPClient = {
+        var configuration = HTTPClient.Configuration.singletonConfiguration
+        configuration.connectionPool.retryConnectionEstablishment = false
+        return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+    }()
+
+    public init(server: String, credential: String, http: HTTPClient = AgentClient.defaultHTTP) {
         var base = server
         while base.hasSuffix("/") { base.removeLast() }
         self.server = base

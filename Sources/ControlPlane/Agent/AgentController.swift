@@ -404,6 +404,9 @@ struct AgentController {
             case .scheduling:
                 stored.run.status = .running
                 stored.run.startedAt = time
+                // Execution begins with step 0: a machine lost before its first heartbeat
+                // (heartbeat_s after the start) was lost during step 0, and the error says so.
+                stored.stepIndex = 0
             case .running:
                 break
             default:

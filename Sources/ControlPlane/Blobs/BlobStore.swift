@@ -94,7 +94,7 @@ public struct FileBlobStore: BlobStore {
     ) where Body.Element == ByteBuffer {
         let temporary = directory + "/upload-\(UUID().uuidString.lowercased())"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw BlobError.io("cannot store an upload: \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else { throw BlobError.writeFailed(errno: errno) }
         var hasher = SHA256()
         var size = 0
         do {
@@ -110,16 +110,12 @@ public struct FileBlobStore: BlobStore {
                     while offset < bytes.count {
                         let written = write(fd, bytes.baseAddress! + offset, bytes.count - offset)
                         if written < 0, errno == EINTR { continue }
-                        guard written >= 0 else {
-                            throw BlobError.io("cannot store an upload: \(String(cString: strerror(errno)))")
-                        }
+                        guard written >= 0 else { throw BlobError.writeFailed(errno: errno) }
                         offset += written
                     }
                 }
             }
-            guard fsync(fd) == 0 else {
-                throw BlobError.io("cannot store an upload: \(String(cString: strerror(errno)))")
-            }
+            guard fsync(fd) == 0 else { throw BlobError.writeFailed(errno: errno) }
         } catch {
             unlink(temporary)
             throw error
@@ -130,8 +126,9 @@ public struct FileBlobStore: BlobStore {
         let target = try path(digest)
         try SecretFile.makeDirectory(directory + "/" + digest.prefix(2))
         guard rename(temporary, target) == 0 else {
+            let code = errno
             unlink(temporary)
-            throw BlobError.io("cannot store an upload: \(String(cString: strerror(errno)))")
+            throw BlobError.writeFailed(errno: code)
         }
         return (digest, Int64(size))
     }
@@ -160,5 +157,12 @@ public enum BlobError: Error, CustomStringConvertible {
         case .badDigest(let digest): "'\(digest)' is not a SHA-256 digest"
         case .io(let message): message
         }
+    }
+}
+
+extension BlobError {
+    /// A failed write of an upload: 503 "disk is full" when that is the cause.
+    static func writeFailed(errno code: Int32) -> any Error {
+        DiskFull.error(errno: code, otherwise: BlobError.io("cannot store an upload: \(String(cString: strerror(code)))"))
     }
 }

@@ -20,12 +20,28 @@ public final class SQLiteDatabase: SQLDatabase {
         } catch {
             throw StoreError.unavailable("cannot open the SQLite database at \(path): \(error)")
         }
-        for pragma in [
-            "PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", "PRAGMA foreign_keys=ON",
-            "PRAGMA busy_timeout=10000",
-        ] {
-            _ = try await connection.query(pragma, [])
+        do {
+            for pragma in [
+                "PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", "PRAGMA foreign_keys=ON",
+                "PRAGMA busy_timeout=10000",
+            ] {
+                _ = try await connection.query(pragma, [])
+            }
+        } catch {
+            // A file that opens but cannot be set up (a read-only data dir cannot hold the
+            // WAL): close the connection before failing, and say what to do.
+            try? await connection.close()
+            throw StoreError.unavailable(Self.cannotUse(path, error))
         }
+    }
+
+    /// The operator's message for a database that cannot be used.
+    static func cannotUse(_ path: String, _ error: any Error) -> String {
+        let text = String(describing: error)
+        if text.contains("readonly") || text.contains("read-only") || text.contains("unable to open") {
+            return "cannot write the SQLite database at \(path): its directory or file system is read-only (\(text))"
+        }
+        return "cannot use the SQLite database at \(path): \(text)"
     }
 
     public func transaction<T: Sendable>(_ body: @Sendable (any SQLConnection) async throws -> T) async throws -> T {

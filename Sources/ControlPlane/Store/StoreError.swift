@@ -18,6 +18,10 @@ public enum StoreError: Error, CustomStringConvertible, Equatable {
         if text.contains("constraint") || text.contains("UNIQUE") {
             return .conflict(text)
         }
+        // SQLITE_FULL: the transaction was rolled back; the store is intact.
+        if text.contains("disk is full") || text.contains("SQLITE_FULL") {
+            return .unavailable(DiskFull.message)
+        }
         return .unavailable("database error: \(text)")
     }
 }

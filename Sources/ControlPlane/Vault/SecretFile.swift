@@ -44,23 +44,29 @@ enum SecretFile {
     static func write(_ bytes: [UInt8], to path: String, mode: mode_t = 0o600) throws {
         let temporary = path + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
-        guard fd >= 0 else { throw Failure.io("cannot create \(temporary): \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else {
+            let code = errno
+            throw DiskFull.error(
+                errno: code, otherwise: Failure.io("cannot create \(temporary): \(String(cString: strerror(code)))"))
+        }
         var offset = 0
         while offset < bytes.count {
             let written = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + offset, $0.count - offset) }
             if written < 0 {
-                if errno == EINTR { continue }
-                let message = String(cString: strerror(errno))
+                let code = errno
+                if code == EINTR { continue }
                 close(fd)
                 unlink(temporary)
-                throw Failure.io("cannot write \(path): \(message)")
+                throw DiskFull.error(
+                    errno: code, otherwise: Failure.io("cannot write \(path): \(String(cString: strerror(code)))"))
             }
             offset += written
         }
         if fsync(fd) != 0 || close(fd) != 0 {
-            let message = String(cString: strerror(errno))
+            let code = errno
             unlink(temporary)
-            throw Failure.io("cannot write \(path): \(message)")
+            throw DiskFull.error(
+                errno: code, otherwise: Failure.io("cannot write \(path): \(String(cString: strerror(code)))"))
         }
         guard rename(temporary, path) == 0 else {
             let message = String(cString: strerror(errno))

@@ -9,18 +9,18 @@ import TestSupport
 /// One control-plane replica in this process on an ephemeral port, with the short protocol
 /// clocks the end-to-end tests use, its lease sweeper and its cluster service (which does
 /// nothing on SQLite).
-struct InProcessServer: Sendable {
-    let url: String
-    let store: any Store
-    let app: ControlPlane
-    let task: Task<Void, any Error>
+public struct InProcessServer: Sendable {
+    public let url: String
+    public let store: any Store
+    public let app: ControlPlane
+    public let task: Task<Void, any Error>
     /// The admin key, when this start created the organization.
-    let adminKey: String?
+    public let adminKey: String?
 
-    static let timing = ControlPlane.AgentTiming(
+    public static let timing = ControlPlane.AgentTiming(
         pollWait: 5, lease: 4, heartbeat: 1, offerTimeout: 10, lostGrace: 3, commandTimeout: 20)
 
-    static func start(
+    public static func start(
         dataDir: String, database: String? = nil, logger: Logger, fallbackInterval: Duration = .seconds(1)
     ) async throws -> InProcessServer {
         let directory = DataDirectory(path: dataDir)
@@ -61,7 +61,7 @@ struct InProcessServer: Sendable {
         return InProcessServer(url: "http://127.0.0.1:\(bound)", store: store, app: app, task: task, adminKey: key)
     }
 
-    func stop() async {
+    public func stop() async {
         task.cancel()
         _ = try? await task.value
         try? await store.close()
