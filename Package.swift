@@ -102,6 +102,18 @@ let package = Package(
             dependencies: ["CX11", .product(name: "Logging", package: "swift-log")],
             path: "Tests/TestSupport"
         ),
+        // The real control plane on an ephemeral port for API-level tests (ControlPlaneTests,
+        // SecurityTests): a fresh data dir, a hand-moved clock, collected logs.
+        .target(
+            name: "ServerTestSupport",
+            dependencies: [
+                "ControlPlane",
+                "CyberdeskAPI",
+                "TestSupport",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ],
+            path: "Tests/ServerTestSupport"
+        ),
         .testTarget(
             name: "DesktopTests",
             dependencies: ["Desktop", "CX11", "TestSupport"]
@@ -126,7 +138,7 @@ let package = Package(
         ),
         .testTarget(
             name: "CyberdeskAPITests",
-            dependencies: ["CyberdeskAPI"]
+            dependencies: ["CyberdeskAPI", "TestSupport"]
         ),
         .testTarget(
             name: "ControlPlaneTests",
@@ -134,6 +146,7 @@ let package = Package(
                 "ControlPlane",
                 "CyberdeskAPI",
                 "TestSupport",
+                "ServerTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]
         ),

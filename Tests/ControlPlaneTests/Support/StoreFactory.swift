@@ -1,5 +1,6 @@
 import ControlPlane
 import Logging
+import ServerTestSupport
 import Testing
 
 /// A way to get a fresh, migrated, empty store. The conformance suite runs once per factory
