@@ -94,7 +94,7 @@ public final class RunFactory: Sendable {
                     "file_inputs[\(index)] '\(input.filename)' is larger than the limit of \(limits.maxFileBytes) bytes"
                 )
             }
-            guard let bytes = Data(base64Encoded: input.content, options: .ignoreUnknownCharacters) else {
+            guard let bytes = Self.decodeBase64(input.content) else {
                 throw ControlPlaneError.badRequest("file_inputs[\(index)].content is not valid base64")
             }
             guard bytes.count <= limits.maxFileBytes else {
@@ -124,6 +124,12 @@ public final class RunFactory: Sendable {
             let count = try? await store.transaction { try await $0.attachmentCount(sha256: file.sha256) }
             if count == 0 { try? await blobs.delete(file.sha256) }
         }
+    }
+
+    /// Base64 as the SDK sends it; line breaks and spaces are allowed, any other character
+    /// is refused rather than skipped (skipping turned `%%%` into an empty file).
+    static func decodeBase64(_ text: String) -> Data? {
+        Data(base64Encoded: String(text.unicodeScalars.filter { !$0.properties.isWhitespace }.map(Character.init)))
     }
 
     /// A file name is a single path component without control characters.
