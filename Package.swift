@@ -150,6 +150,20 @@ let package = Package(
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]
         ),
+        // Hostile input, organization isolation over every route, credentials, secret
+        // hygiene and seeded fuzzing of the parsers that take outside input (SECURITY.md).
+        .testTarget(
+            name: "SecurityTests",
+            dependencies: [
+                "ControlPlane",
+                "CyberdeskAPI",
+                "Agent",
+                "Desktop",
+                "TestSupport",
+                "ServerTestSupport",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )
