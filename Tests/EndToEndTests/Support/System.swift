@@ -24,8 +24,17 @@ final class System: Sendable {
     let serverTask: Task<Void, any Error>
     let agent: Mutex<ChildProcess?>
     let store: any Store
+    /// Every answer the test received from the server (API calls and signed links), with its
+    /// headers, for the secret scan that ends every test (`expectNoSecret`).
+    let answers = Mutex<[(label: String, bytes: [UInt8])]>([])
+
+    /// The sensitive input value tests give runs. After every test, `with` scans everything
+    /// the system wrote or answered for it.
+    static let secret = "s3cr3t-Ω-\(UInt32.random(in: 100_000...999_999))"
 
     /// Starts the system, runs `body`, and shuts everything down whatever happens.
+    /// After `body`, and after the agent and server stopped (so their logs are complete), the
+    /// secret scan runs over the whole system.
     static func with(width: Int = 1280, height: Int = 800, _ body: (System) async throws -> Void) async throws {
         let system = try await start(width: width, height: height)
         do {
@@ -35,6 +44,7 @@ final class System: Sendable {
             throw error
         }
         await system.shutdown()
+        system.expectNoSecret(secret)
     }
 
     static func start(width: Int = 1280, height: Int = 800) async throws -> System {
@@ -176,12 +186,23 @@ final class System: Sendable {
             request.headers.add(name: "Content-Type", value: "application/json")
             request.body = .bytes(ByteBuffer(string: json.compactJSON))
         }
+        return try await execute(request, label: "\(method) \(path)")
+    }
+
+    /// A signed link (an absolute URL), without the API key.
+    func fetch(_ url: String) async throws -> (status: Int, body: [UInt8], contentType: String?) {
+        try await execute(HTTPClientRequest(url: url), label: "GET \(url)")
+    }
+
+    private func execute(_ request: HTTPClientRequest, label: String) async throws -> (
+        status: Int, body: [UInt8], contentType: String?
+    ) {
         let response = try await HTTPClient.shared.execute(request, timeout: .seconds(60))
         var body = try await response.body.collect(upTo: 50 << 20)
-        return (
-            Int(response.status.code), body.readBytes(length: body.readableBytes) ?? [],
-            response.headers.first(name: "Content-Type")
-        )
+        let bytes = body.readBytes(length: body.readableBytes) ?? []
+        let headers = response.headers.map { "\($0.name): \($0.value)\n" }.joined()
+        answers.withLock { $0.append(("\(label) → \(response.status.code)", Array(headers.utf8) + bytes)) }
+        return (Int(response.status.code), bytes, response.headers.first(name: "Content-Type"))
     }
 
     func call(_ method: HTTPMethod, _ path: String, json: JSONValue? = nil, expect: Int) async throws -> JSONObject {
@@ -230,5 +251,79 @@ final class System: Sendable {
                 "run \(runID) did not end: \(run["status"]?.stringValue ?? "?")\nagent log:\n\(agentLog.suffix(4000))")
         }
         return run
+    }
+}
+
+// MARK: The secret scan
+
+extension System {
+    /// The secret is nowhere the system wrote or answered: not in the server's data dir
+    /// (database, WAL, blobs, keys), its log, the agent's state dir, home (transfers,
+    /// exports) and log, or any answer the test received — as text, JSON-escaped, base64 (at
+    /// every alignment, standard and URL alphabets) or percent-encoded.
+    func expectNoSecret(_ secret: String) {
+        let forms = SecretForms(secret)
+        // The scan can fail: it finds each form inside a larger encoded document.
+        let sample = Array(Data(("x" + secret + "y").utf8).base64EncodedString().utf8)
+        #expect(forms.found(in: sample) != nil, "the scan must find the secret in base64 at any offset")
+
+        var haystacks: [(String, [UInt8])] = [
+            ("server log", Array(serverLog.all.joined(separator: "\n").utf8)),
+            ("agent log", Array(agentLog.utf8)),
+        ]
+        haystacks += answers.withLock { $0 }.map { ("answer to \($0.label)", $0.bytes) }
+        for root in [dataDir, stateDir, home] {
+            let files = FileManager.default.enumerator(atPath: root)?.compactMap { $0 as? String } ?? []
+            for file in files {
+                if let data = FileManager.default.contents(atPath: root + "/" + file) {
+                    haystacks.append((root + "/" + file, Array(data)))
+                }
+            }
+        }
+        for (name, bytes) in haystacks {
+            if let form = forms.found(in: bytes) {
+                Issue.record("the secret leaked into \(name) (\(form))")
+            }
+        }
+    }
+}
+
+/// The encodings a secret could be written in by mistake.
+struct SecretForms {
+    let forms: [(name: String, bytes: [UInt8])]
+
+    init(_ secret: String) {
+        var forms: [(String, String)] = [("plain text", secret)]
+        for format in ["\\u%04x", "\\u%04X"] {
+            var escaped = ""
+            for scalar in secret.unicodeScalars {
+                escaped += scalar.isASCII ? String(scalar) : String(format: format, scalar.value)
+            }
+            forms.append(("JSON-escaped", escaped))
+        }
+        for allowed in [CharacterSet.alphanumerics, .urlQueryAllowed, .urlPathAllowed] {
+            if let encoded = secret.addingPercentEncoding(withAllowedCharacters: allowed) {
+                forms.append(("percent-encoded", encoded))
+            }
+        }
+        // Base64 of the secret after 0, 1 or 2 other bytes: the characters that depend only
+        // on the secret's bytes.
+        let bytes = Array(secret.utf8)
+        for offset in 0..<3 {
+            let encoded = Array(Data(Array(repeating: 0, count: offset) + bytes).base64EncodedString())
+            let first = (offset + 2) / 3 * 4
+            let last = (offset + bytes.count) / 3 * 4
+            guard last - first >= 8 else { continue }
+            let core = String(encoded[first..<last])
+            forms.append(("base64", core))
+            forms.append(("base64url", core.replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")))
+        }
+        self.forms = forms.map { ($0.0, Array($0.1.utf8)) }
+    }
+
+    /// The name of the first form found in `haystack`.
+    func found(in haystack: [UInt8]) -> String? {
+        let data = Data(haystack)
+        return forms.first { data.range(of: Data($0.bytes)) != nil }?.name
     }
 }
