@@ -31,6 +31,12 @@ public struct DataDirectory: Sendable {
         case let url?:
             throw StoreError.unavailable("unknown --database '\(url)'; use sqlite:PATH or postgres://USER@HOST/DB")
         }
+        // SQLite creates its files with the process umask (0644 as a rule) and gives the WAL
+        // and shared-memory files the database file's mode: a database file made 0600 first
+        // keeps all three private, also in a data dir someone created 0755 beforehand.
+        try SecretFile.makePrivate(sqlitePath)
+        try SecretFile.tighten(sqlitePath + "-wal")
+        try SecretFile.tighten(sqlitePath + "-shm")
         let store = SQLStore(database: try await SQLiteDatabase(path: sqlitePath, logger: logger))
         try await store.migrate()
         return store
