@@ -32,12 +32,16 @@ struct FuzzTests {
         arguments: SeededGenerator.seeds(4))
     func keyChords(seed: UInt64) {
         var generator = SeededGenerator(seed: seed)
+        var (parsed, refused) = (0, 0)
+        defer { #expect(parsed > 200 && refused > 200, "seed \(seed): both outcomes occur (\(parsed), \(refused))") }
         for _ in 0..<2000 {
             let text = Self.text(Self.chordPieces, max: 12, &generator)
             let chords: [KeyChord]
             do {
                 chords = try KeyChord.parse(text)
+                parsed += 1
             } catch DesktopError.invalidChord {
+                refused += 1
                 continue
             } catch {
                 Issue.record("seed \(seed): \(text.debugDescription) threw an untyped error: \(error)")
@@ -259,6 +263,11 @@ struct FuzzTests {
         try await TestServer.with { server in
             let world = try await HostileWorld.build(server)
             var generator = SeededGenerator(seed: seed)
+            var statuses: [Int: Int] = [:]
+            defer {
+                let accepted = statuses.filter { (200..<300).contains($0.key) }.values.reduce(0, +)
+                #expect(accepted > 10 && accepted < 110, "seed \(seed): both outcomes occur: \(statuses)")
+            }
             for _ in 0..<120 {
                 let (method, path, body) = Self.pick(Self.bodies, &generator)
                 var bytes = Array(try APIJSON.encoder().encode(world.fill(Self.mutate(body, &generator))))
@@ -274,6 +283,7 @@ struct FuzzTests {
                 let before = try await StoreSnapshot.take(server)
                 let response = try await server.request(method, world.fill(path), bytes: bytes)
                 let context = "seed \(seed): \(method) \(path) \(String(decoding: bytes, as: UTF8.self).prefix(300)) → \(response)"
+                statuses[response.status, default: 0] += 1
                 #expect(response.status < 500, "\(context)")
                 guard (400..<500).contains(response.status) else { continue }
                 let detail = try? response.json().objectValue?["detail"]
