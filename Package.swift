@@ -29,7 +29,7 @@ let package = Package(
         .systemLibrary(name: "CZlib", pkgConfig: "zlib"),
         .target(
             name: "Desktop",
-            dependencies: ["CX11", "CPNG", "CZlib"]
+            dependencies: ["CX11", "CPNG", "CZlib", "CyberdeskAPI"]
         ),
         // sd_notify over NOTIFY_SOCKET (READY, STOPPING, watchdog) and journald-aware log
         // lines, without libsystemd; used by both daemons.
