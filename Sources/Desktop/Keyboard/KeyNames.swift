@@ -6,6 +6,8 @@ import CyberdeskAPI
 public enum KeyNames {
     /// The keysym for `name`, or nil when nothing matches.
     public static func keysym(for name: String) -> KeySym? {
+        // libX11 reads names as C strings: "BackSpace\0junk" would be BackSpace.
+        guard !name.utf8.contains(0) else { return nil }
         if name.unicodeScalars.count == 1, let scalar = name.unicodeScalars.first {
             // Single characters: letters case-insensitively (shift is written explicitly).
             let lowered = Character(scalar).isLetter ? (name.lowercased().unicodeScalars.first ?? scalar) : scalar
