@@ -82,6 +82,8 @@ struct HostileInputTests {
         Case(name: "a computer action over 64 KiB", path: "/v1/computer/{machine}/input/keyboard/type", body: .json(["text": .string(String(repeating: "x", count: 70 << 10))]), status: 413, says: ["64 KiB"]),
         Case(name: "an unknown func_name", path: "/v1/trajectories", body: .json(trajectory([["func_name": "rm_rf"]])), status: 400, says: ["step 0", "rm_rf"]),
         Case(name: "an unknown argument name", path: "/v1/trajectories", body: .json(trajectory([["func_name": "screenshot"], ["func_name": "click", "kwargs": ["x": 1, "y": 2, "buton": "left"]]])), status: 400, says: ["step 1", "buton"]),
+        Case(name: "an unknown key name", path: "/v1/trajectories", body: .json(trajectory([["func_name": "screenshot"], ["func_name": "key", "args": ["ctrl+shfit+t"]]])), status: 400, says: ["step 1", "unknown key name 'shfit'"]),
+        Case(name: "an unknown key name in a PATCH", method: .patch, path: "/v1/trajectories/{trajectory}", body: .json(["trajectory_data": [["func_name": "key", "kwargs": ["text": "alt+f4 hyperspace"]]]]), status: 400, says: ["step 0", "'hyperspace'"]),
         Case(name: "a secret outside type", path: "/v1/trajectories", body: .json(trajectory([["func_name": "execute_terminal_command", "args": ["echo {$password} > /tmp/x"]]])), status: 400, says: ["{$password}", "type"]),
         Case(name: "10,001 steps", path: "/v1/trajectories", body: .json(trajectory(Array(repeating: ["func_name": "screenshot"], count: 10_001))), status: 400, says: ["10000"]),
         Case(name: "a text of 1 MiB + 1 byte", path: "/v1/trajectories", body: .json(trajectory([["func_name": "type", "args": [.string(String(repeating: "a", count: (1 << 20) + 1))]]])), status: 400, says: ["step 0", "1048576"]),
