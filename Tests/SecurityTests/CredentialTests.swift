@@ -89,7 +89,8 @@ struct CredentialTests {
             for _ in 0..<200 where commandID == nil {
                 let poll = try await first.request(.get, "/v1/agent/poll?connection_id=\(firstConnection)&wait=1")
                 let messages = (try? poll.json().objectValue?["messages"]?.arrayValue) ?? []
-                commandID = messages.compactMap { $0.objectValue?["command"]?.objectValue?["command_id"]?.stringValue }
+                commandID =
+                    messages.compactMap { $0.objectValue?["command"]?.objectValue?["command_id"]?.stringValue }
                     .first
             }
             let command = try #require(commandID)

@@ -30,7 +30,9 @@ struct DataDirectoryModeTests {
                 checked += 1
             }
             let names = FileManager.default.subpaths(atPath: root) ?? []
-            for expected in ["cyberdesk.sqlite", "cyberdesk.sqlite-wal", "vault.key", "url-signing.key", "admin-api-key"] {
+            for expected in [
+                "cyberdesk.sqlite", "cyberdesk.sqlite-wal", "vault.key", "url-signing.key", "admin-api-key",
+            ] {
                 #expect(names.contains(expected), "\(expected) among \(names)")
             }
             #expect(checked >= 7)

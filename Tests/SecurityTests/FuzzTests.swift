@@ -28,7 +28,8 @@ struct FuzzTests {
         "PageDown", "é", "日", "🎉", "\u{0}", "\u{7f}", "-", "_", "plus", "Return", "ctrlx", "0x41", "U20AC",
     ]
 
-    @Test("key chords: any text parses or is refused as invalidChord, and parsed chords print back to themselves",
+    @Test(
+        "key chords: any text parses or is refused as invalidChord, and parsed chords print back to themselves",
         arguments: SeededGenerator.seeds(4))
     func keyChords(seed: UInt64) {
         var generator = SeededGenerator(seed: seed)
@@ -60,7 +61,8 @@ struct FuzzTests {
         }
     }
 
-    @Test("key names: documented names and every printable character resolve; made-up names do not",
+    @Test(
+        "key names: documented names and every printable character resolve; made-up names do not",
         arguments: SeededGenerator.seeds(2))
     func keyNames(seed: UInt64) {
         for name in [
@@ -75,7 +77,8 @@ struct FuzzTests {
             if let scalar, !scalar.properties.isWhitespace, scalar.properties.generalCategory != .control,
                 scalar.properties.generalCategory != .surrogate, scalar.properties.generalCategory != .unassigned
             {
-                #expect(KeyNames.keysym(for: String(scalar)) != nil, "seed \(seed): U+\(String(scalar.value, radix: 16))")
+                #expect(
+                    KeyNames.keysym(for: String(scalar)) != nil, "seed \(seed): U+\(String(scalar.value, radix: 16))")
             }
             let madeUp = "zq" + Self.text(["x", "j", "q", "z", "v"], max: 6, &generator)
             #expect(KeyNames.keysym(for: madeUp) == nil, "seed \(seed): \(madeUp)")
@@ -89,7 +92,8 @@ struct FuzzTests {
         "{pw}", "{{pw}}", "{$a.b}",
     ]
 
-    @Test("templates: a secret placeholder is never replaced by a value, whatever inputs and runtime values hold",
+    @Test(
+        "templates: a secret placeholder is never replaced by a value, whatever inputs and runtime values hold",
         arguments: SeededGenerator.seeds(4))
     func templatesKeepSecrets(seed: UInt64) {
         var generator = SeededGenerator(seed: seed)
@@ -121,7 +125,9 @@ struct FuzzTests {
         "working_directory", "path", "content", "mode", "value", "values", "direction", "amount", "start_x",
         "start_y", "to_x", "to_y", "duration", "message", "bogus",
     ]
-    static let stringPieces = ["a", "left", "up", "write", "append", "{$pw}", "{name}", "{{v}}", "ctrl+s", "/tmp", "~", " ", "\u{0}", "日"]
+    static let stringPieces = [
+        "a", "left", "up", "write", "append", "{$pw}", "{name}", "{{v}}", "ctrl+s", "/tmp", "~", " ", "\u{0}", "日",
+    ]
 
     static func value(_ generator: inout SeededGenerator, depth: Int = 0) -> JSONValue {
         switch Int.random(in: 0..<(depth > 1 ? 6 : 8), using: &generator) {
@@ -130,7 +136,9 @@ struct FuzzTests {
         case 2: return .int(Int64.random(in: -5...2000, using: &generator))
         case 3: return .double(pick([0.5, -1.5, 1e300, -0.0, 3.0], &generator))
         case 4, 5: return .string(text(stringPieces, max: 4, &generator))
-        case 6: return .array((0..<Int.random(in: 0...3, using: &generator)).map { _ in value(&generator, depth: depth + 1) })
+        case 6:
+            return .array(
+                (0..<Int.random(in: 0...3, using: &generator)).map { _ in value(&generator, depth: depth + 1) })
         default:
             var object: JSONObject = [:]
             for _ in 0..<Int.random(in: 0...3, using: &generator) {
@@ -145,8 +153,10 @@ struct FuzzTests {
         let number = JSONValue.int(Int64.random(in: 0...2000, using: &generator))
         let steps: [JSONValue] = [
             ["func_name": "type", "args": [string]], ["func_name": "click", "args": [number, number]],
-            ["func_name": "key", "args": ["ctrl+s"]], ["func_name": "write_file", "kwargs": ["path": string, "content": string]],
-            ["func_name": "wait", "args": [number]], ["func_name": "screenshot"], ["func_name": "set_output", "args": ["k", string]],
+            ["func_name": "key", "args": ["ctrl+s"]],
+            ["func_name": "write_file", "kwargs": ["path": string, "content": string]],
+            ["func_name": "wait", "args": [number]], ["func_name": "screenshot"],
+            ["func_name": "set_output", "args": ["k", string]],
             ["func_name": "execute_terminal_command", "kwargs": ["command": string]],
         ]
         return pick(steps, &generator)
@@ -160,7 +170,8 @@ struct FuzzTests {
             Int.random(in: 0..<10, using: &generator) == 0
             ? value(&generator) : .string(pick(Step.funcNames + ["bogus"], &generator))
         if Bool.random(using: &generator) {
-            step["args"] = .array((0..<Int.random(in: 0...4, using: &generator)).map { _ in value(&generator, depth: 2) })
+            step["args"] = .array(
+                (0..<Int.random(in: 0...4, using: &generator)).map { _ in value(&generator, depth: 2) })
         }
         if Bool.random(using: &generator) {
             var kwargs: JSONObject = [:]
@@ -182,7 +193,8 @@ struct FuzzTests {
         }
     }
 
-    @Test("trajectory steps: random steps are accepted or refused naming a step; accepted ones never use a secret outside type",
+    @Test(
+        "trajectory steps: random steps are accepted or refused naming a step; accepted ones never use a secret outside type",
         arguments: SeededGenerator.seeds(4))
     func trajectorySteps(seed: UInt64) throws {
         var generator = SeededGenerator(seed: seed)
@@ -204,7 +216,8 @@ struct FuzzTests {
                 #expect((try? Trajectory.validate(again)) == parsed, "seed \(seed): \(steps)")
                 for (json, step) in zip(steps, parsed) {
                     let object = json.objectValue ?? [:]
-                    let arguments = Self.strings(in: object["args"] ?? .null) + Self.strings(in: object["kwargs"] ?? .null)
+                    let arguments =
+                        Self.strings(in: object["args"] ?? .null) + Self.strings(in: object["kwargs"] ?? .null)
                     let secrets = arguments.flatMap { Template($0).secretNames }
                     if case .type(let text) = step {
                         #expect(Set(secrets).isSubset(of: Template(text).secretNames), "seed \(seed): \(json)")
@@ -228,7 +241,10 @@ struct FuzzTests {
 
     /// Valid bodies to start from; `{workflow}` and `{run}` are filled in.
     static let bodies: [(HTTPRequest.Method, String, JSONValue)] = [
-        (.post, "/v1/workflows", ["main_prompt": "Look up {patient}", "name": "w", "input_schema": #"{"type": "object"}"#]),
+        (
+            .post, "/v1/workflows",
+            ["main_prompt": "Look up {patient}", "name": "w", "input_schema": #"{"type": "object"}"#]
+        ),
         (.patch, "/v1/workflows/{workflow}", ["name": "renamed", "includes_file_exports": true]),
         (.post, "/v1/runs", ["workflow_id": "{workflow}", "input_values": ["patient": "x"], "is_priority": false]),
         (.post, "/v1/runs/bulk", ["workflow_id": "{workflow}", "count": 2]),
@@ -236,12 +252,18 @@ struct FuzzTests {
         (.patch, "/v1/runs/{run}", ["status": "cancelled"]),
         (
             .post, "/v1/trajectories",
-            ["workflow_id": "{workflow}", "trajectory_data": [["func_name": "click", "args": [1, 2]]], "dimensions": ["width": 10, "height": 10]]
+            [
+                "workflow_id": "{workflow}", "trajectory_data": [["func_name": "click", "args": [1, 2]]],
+                "dimensions": ["width": 10, "height": 10],
+            ]
         ),
         (.post, "/v1/pools", ["name": "p", "pool_parameters": ["a": "b"]]),
         (.post, "/v1/machines", ["fingerprint": "f", "unkey_key_id": "u", "machine_parameters": ["a": 1]]),
         (.post, "/v1/connections", ["websocket_id": "w", "machine_id": "{machine}"]),
-        (.post, "/v1/run-attachments", ["run_id": "{run}", "filename": "a.txt", "content": "aGk=", "attachment_type": "input"]),
+        (
+            .post, "/v1/run-attachments",
+            ["run_id": "{run}", "filename": "a.txt", "content": "aGk=", "attachment_type": "input"]
+        ),
     ]
 
     static func mutate(_ value: JSONValue, _ generator: inout SeededGenerator) -> JSONValue {
@@ -250,14 +272,16 @@ struct FuzzTests {
         switch Int.random(in: 0..<5, using: &generator) {
         case 0: object[key] = Self.value(&generator)
         case 1: object[key] = nil
-        case 2: object[pick(argumentNames + ["workflow_id", "machine_id", "pool_ids"], &generator)] = Self.value(&generator)
+        case 2:
+            object[pick(argumentNames + ["workflow_id", "machine_id", "pool_ids"], &generator)] = Self.value(&generator)
         case 3: object[key] = mutate(object[key]!, &generator)
         default: object[key] = .string(text(["x", "\u{0}", "../", "{$pw}", "é", "-1"], max: 5, &generator))
         }
         return .object(object)
     }
 
-    @Test("JSON bodies: mutated requests are answered 2xx or a 4xx in the API's error shape, and a 4xx writes nothing",
+    @Test(
+        "JSON bodies: mutated requests are answered 2xx or a 4xx in the API's error shape, and a 4xx writes nothing",
         arguments: SeededGenerator.seeds(2))
     func jsonBodies(seed: UInt64) async throws {
         try await TestServer.with { server in
@@ -282,7 +306,8 @@ struct FuzzTests {
                 }
                 let before = try await StoreSnapshot.take(server)
                 let response = try await server.request(method, world.fill(path), bytes: bytes)
-                let context = "seed \(seed): \(method) \(path) \(String(decoding: bytes, as: UTF8.self).prefix(300)) → \(response)"
+                let context =
+                    "seed \(seed): \(method) \(path) \(String(decoding: bytes, as: UTF8.self).prefix(300)) → \(response)"
                 statuses[response.status, default: 0] += 1
                 #expect(response.status < 500, "\(context)")
                 guard (400..<500).contains(response.status) else { continue }
@@ -291,7 +316,9 @@ struct FuzzTests {
                 case .string(let message)?:
                     #expect(!message.isEmpty, "\(context)")
                 case .array(let items)?:
-                    #expect(items.allSatisfy { $0.objectValue?["loc"] != nil && $0.objectValue?["msg"] != nil }, "\(context)")
+                    #expect(
+                        items.allSatisfy { $0.objectValue?["loc"] != nil && $0.objectValue?["msg"] != nil },
+                        "\(context)")
                 default:
                     Issue.record("not the API's error shape: \(context)")
                 }

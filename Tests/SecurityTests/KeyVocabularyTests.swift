@@ -25,7 +25,9 @@ struct KeyVocabularyTests {
         "\u{0}", "\u{1}", "\u{7f}", "\u{85}", "+", "Mode_switch", "space", "BackSpace", "hyper",
     ]
 
-    @Test("random names: accepted by the server exactly when the agent resolves them", arguments: SeededGenerator.seeds(4))
+    @Test(
+        "random names: accepted by the server exactly when the agent resolves them", arguments: SeededGenerator.seeds(4)
+    )
     func agreement(seed: UInt64) {
         var generator = SeededGenerator(seed: seed)
         var known = 0

@@ -109,7 +109,9 @@ struct OrganizationIsolationTests {
             ],
             "GET /v1/connections": [Probe(path: "/v1/connections?machine_id={machine}", expect: .seesNothing)],
             "GET /v1/connections/{id}": [Probe(path: "/v1/connections/{connection}")],
-            "PATCH /v1/connections/{id}": [Probe(path: "/v1/connections/{connection}", json: ["status": "disconnected"])],
+            "PATCH /v1/connections/{id}": [
+                Probe(path: "/v1/connections/{connection}", json: ["status": "disconnected"])
+            ],
             "DELETE /v1/connections/{id}": [Probe(path: "/v1/connections/{connection}")],
 
             "POST /v1/runs": [
@@ -125,12 +127,17 @@ struct OrganizationIsolationTests {
             ],
             "POST /v1/runs/bulk": [
                 Probe(path: "/v1/runs/bulk", json: ["workflow_id": "{workflow}", "count": 2]),
-                Probe(path: "/v1/runs/bulk", json: ["workflow_id": "{b.workflow}", "count": 2, "machine_id": "{machine}"]),
+                Probe(
+                    path: "/v1/runs/bulk", json: ["workflow_id": "{b.workflow}", "count": 2, "machine_id": "{machine}"]),
             ],
             "POST /v1/runs/chain": [
                 Probe(path: "/v1/runs/chain", json: ["steps": [["workflow_id": "{workflow}"]]]),
-                Probe(path: "/v1/runs/chain", json: ["steps": [["workflow_id": "{b.workflow}"]], "machine_id": "{machine}"]),
-                Probe(path: "/v1/runs/chain", json: ["steps": [["workflow_id": "{b.workflow}"]], "session_id": "{session}"]),
+                Probe(
+                    path: "/v1/runs/chain",
+                    json: ["steps": [["workflow_id": "{b.workflow}"]], "machine_id": "{machine}"]),
+                Probe(
+                    path: "/v1/runs/chain",
+                    json: ["steps": [["workflow_id": "{b.workflow}"]], "session_id": "{session}"]),
             ],
             "GET /v1/runs": [
                 Probe(path: "/v1/runs?workflow_id={workflow}", expect: .seesNothing),
@@ -174,7 +181,9 @@ struct OrganizationIsolationTests {
                     path: "/v1/agent/register", json: ["fingerprint": "{fingerprint}", "pools": ["billing"]],
                     expect: .seesNothing)
             ],
-            "POST /v1/agent/connect": [Probe(path: "/v1/agent/connect", json: [:], caller: .machine, expect: .seesNothing)],
+            "POST /v1/agent/connect": [
+                Probe(path: "/v1/agent/connect", json: [:], caller: .machine, expect: .seesNothing)
+            ],
             "GET /v1/agent/poll": [Probe(path: "/v1/agent/poll?connection_id={connection}&wait=0", caller: .machine)],
             "POST /v1/agent/disconnect": [Probe(path: "/v1/agent/disconnect", caller: .machine, expect: .seesNothing)],
             "POST /v1/agent/runs/{id}/claim": [
@@ -280,7 +289,8 @@ struct OrganizationIsolationTests {
                         #expect((200..<300).contains(response.status), "\(context)")
                     }
                     // A refusal may repeat what the caller sent; nothing else of the owner may show.
-                    let sent = path + (probe.json.map { world.fill($0).compactJSON } ?? "")
+                    let sent =
+                        path + (probe.json.map { world.fill($0).compactJSON } ?? "")
                         + probe.headers.values.map(world.fill).joined()
                     for (name, id) in world.ownerIDs where response.text.contains(id) && !sent.contains(id) {
                         Issue.record("the answer shows the owner's \(name) \(id): \(context)")

@@ -290,7 +290,8 @@ public final class RunFactory: Sendable {
         }
     }
 
-    private func storeRetry(runID: String, organizationID: String, with retry: RunRetry, files: [StoredFile]) async throws
+    private func storeRetry(runID: String, organizationID: String, with retry: RunRetry, files: [StoredFile])
+        async throws
         -> StoredRun
     {
         let time = now()

@@ -316,7 +316,8 @@ struct SecretForms {
             guard last - first >= 8 else { continue }
             let core = String(encoded[first..<last])
             forms.append(("base64", core))
-            forms.append(("base64url", core.replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")))
+            forms.append(
+                ("base64url", core.replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")))
         }
         self.forms = forms.map { ($0.0, Array($0.1.utf8)) }
     }

@@ -21,7 +21,9 @@ struct IsolationWorld: Sendable, Placeholders {
 
     /// The owner's values that must never appear in an answer to the other organization.
     var ownerIDs: [(String, String)] {
-        ids.filter { $0.key != "fingerprint" && $0.key != "command" }.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+        ids.filter { $0.key != "fingerprint" && $0.key != "command" }.sorted { $0.key < $1.key }.map {
+            ($0.key, $0.value)
+        }
     }
 
     static func build(_ server: TestServer) async throws -> IsolationWorld {
@@ -46,7 +48,9 @@ struct IsolationWorld: Sendable, Placeholders {
             [
                 "workflow_id": .string(ids["workflow"]!), "machine_id": .string(owner.machineID),
                 "start_session": true, "sensitive_input_values": ["password": "owner-secret"],
-                "file_inputs": [["filename": "chart.txt", "content": .string(Data("chart".utf8).base64EncodedString())]],
+                "file_inputs": [
+                    ["filename": "chart.txt", "content": .string(Data("chart".utf8).base64EncodedString())]
+                ],
             ])
         ids["run"] = try #require(run["id"]?.stringValue)
         ids["session"] = try #require(run["session_id"]?.stringValue)
@@ -57,10 +61,14 @@ struct IsolationWorld: Sendable, Placeholders {
         let lease = try await owner.claim(ids["run"]!)
         try await owner.start(ids["run"]!, lease: lease)
         ids["lease"] = lease
-        ids["image"] = try await upload(image: Array("owner screenshot".utf8), run: ids["run"]!, lease: lease, as: owner)
+        ids["image"] = try await upload(
+            image: Array("owner screenshot".utf8), run: ids["run"]!, lease: lease, as: owner)
         let waiting = try await server.create(
-            "/v1/runs", ["workflow_id": .string(ids["workflow"]!), "machine_id": .string(owner.machineID),
-                         "session_id": .string(ids["session"]!), "sensitive_input_values": ["password": "x"]])
+            "/v1/runs",
+            [
+                "workflow_id": .string(ids["workflow"]!), "machine_id": .string(owner.machineID),
+                "session_id": .string(ids["session"]!), "sensitive_input_values": ["password": "x"],
+            ])
         ids["waiting-run"] = try #require(waiting["id"]?.stringValue)
         ids["command"] = UUID().uuidString.lowercased()
 
@@ -71,7 +79,8 @@ struct IsolationWorld: Sendable, Placeholders {
         var values: [String: String] = [:]
         values["b.machine"] = otherAgent.machineID
         values["b.workflow"] = try await server.workflow(as: other)
-        values["b.pool"] = try #require(try await server.create("/v1/pools", ["name": "theirs"], as: other)["id"]?.stringValue)
+        values["b.pool"] = try #require(
+            try await server.create("/v1/pools", ["name": "theirs"], as: other)["id"]?.stringValue)
         let otherRun = try await server.create(
             "/v1/runs",
             [
@@ -85,7 +94,8 @@ struct IsolationWorld: Sendable, Placeholders {
         values["b.attachment-link|attachment"] = localPath(attachmentURL, server).replacingOccurrences(
             of: otherAttachment, with: ids["attachment"]!)
         let otherLease = try await otherAgent.take(otherRunID)
-        let otherImage = try await upload(image: Array("other".utf8), run: otherRunID, lease: otherLease, as: otherAgent)
+        let otherImage = try await upload(
+            image: Array("other".utf8), run: otherRunID, lease: otherLease, as: otherAgent)
         let imageLink = try await server.get(
             "/v1/runs/\(otherRunID)/image/signed-url?image_url=\(otherImage)", as: other)
         let imageURL = try #require(try imageLink.json().objectValue?["signed_url"]?.stringValue, "\(imageLink)")

@@ -61,11 +61,13 @@ struct StoreSnapshot: Equatable, CustomStringConvertible {
     func difference(from other: StoreSnapshot) -> String {
         var lines: [String] = []
         for name in Set(tables.keys).union(other.tables.keys).sorted() {
-            let before = Set(other.tables[name] ?? []), after = Set(tables[name] ?? [])
+            let before = Set(other.tables[name] ?? [])
+            let after = Set(tables[name] ?? [])
             for row in after.subtracting(before) { lines.append("+ \(name): \(row.prefix(300))") }
             for row in before.subtracting(after) { lines.append("- \(name): \(row.prefix(300))") }
         }
-        let beforeBlobs = Set(other.blobs), afterBlobs = Set(blobs)
+        let beforeBlobs = Set(other.blobs)
+        let afterBlobs = Set(blobs)
         for blob in afterBlobs.subtracting(beforeBlobs) { lines.append("+ blob \(blob)") }
         for blob in beforeBlobs.subtracting(afterBlobs) { lines.append("- blob \(blob)") }
         return lines.joined(separator: "\n")

@@ -21,8 +21,10 @@ struct TestAgent: Sendable {
     ) async throws -> TestAgent {
         let response = try await server.post(
             "/v1/agent/register",
-            ["fingerprint": .string(fingerprint), "name": .string("desk-\(fingerprint.prefix(6))"),
-             "pools": .array(pools.map { .string($0) })],
+            [
+                "fingerprint": .string(fingerprint), "name": .string("desk-\(fingerprint.prefix(6))"),
+                "pools": .array(pools.map { .string($0) }),
+            ],
             as: .key(credential))
         try #require(response.status == 200, "\(response)", sourceLocation: sourceLocation)
         let answer = try #require(try response.json().objectValue, sourceLocation: sourceLocation)
