@@ -176,6 +176,20 @@ struct CredentialTests {
         }
     }
 
+    @Test("registering a machine again replaces its credential: the old one is refused, the machine is the same")
+    func reregistrationReplacesTheCredential() async throws {
+        try await TestServer.with { server in
+            let first = try await TestAgent.register(server, with: server.adminKey, fingerprint: "golden-image")
+            #expect(try await first.request(.post, "/v1/agent/connect", json: [:]).status == 200)
+            let again = try await TestAgent.register(server, with: server.adminKey, fingerprint: "golden-image")
+            #expect(again.machineID == first.machineID)
+            #expect(again.token != first.token)
+            let stale = try await first.request(.post, "/v1/agent/connect", json: [:])
+            #expect(stale.status == 401, "\(stale)")
+            #expect(try await again.request(.post, "/v1/agent/connect", json: [:]).status == 200)
+        }
+    }
+
     @Test("a registration token works once, until it expires, and only for its organization")
     func registrationTokens() async throws {
         try await TestServer.with { server in
