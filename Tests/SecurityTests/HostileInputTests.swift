@@ -135,6 +135,9 @@ struct HostileInputTests {
                 "content": .string(file), "target_path": "in\u{7f}/",
             ]), status: 400, says: ["target_path", "control"]),
         Case(
+            name: "a retry of a running run, with a file", path: "/v1/runs/{run}/retry",
+            body: .json(["file_inputs": [freshFile]]), status: 409, says: ["only a finished run can be retried"]),
+        Case(
             name: "file content that is not base64", path: "/v1/runs",
             body: .json([
                 "workflow_id": "{workflow}",
