@@ -30,7 +30,7 @@ let package = Package(
         .systemLibrary(name: "CZlib", pkgConfig: "zlib"),
         .target(
             name: "Desktop",
-            dependencies: ["CX11", "CPNG", "CZlib"]
+            dependencies: ["CX11", "CPNG", "CZlib", "CyberdeskAPI"]
         ),
         // sd_notify over NOTIFY_SOCKET (READY, STOPPING, watchdog) and journald-aware log
         // lines, without libsystemd; used by both daemons.
@@ -104,6 +104,18 @@ let package = Package(
             dependencies: ["CX11", .product(name: "Logging", package: "swift-log")],
             path: "Tests/TestSupport"
         ),
+        // The real control plane on an ephemeral port for API-level tests (ControlPlaneTests,
+        // SecurityTests): a fresh data dir, a hand-moved clock, collected logs.
+        .target(
+            name: "ServerTestSupport",
+            dependencies: [
+                "ControlPlane",
+                "CyberdeskAPI",
+                "TestSupport",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ],
+            path: "Tests/ServerTestSupport"
+        ),
         .testTarget(
             name: "DesktopTests",
             dependencies: ["Desktop", "CX11", "TestSupport"]
@@ -156,7 +168,7 @@ let package = Package(
         ),
         .testTarget(
             name: "CyberdeskAPITests",
-            dependencies: ["CyberdeskAPI"]
+            dependencies: ["CyberdeskAPI", "TestSupport"]
         ),
         .testTarget(
             name: "ControlPlaneTests",
@@ -164,6 +176,21 @@ let package = Package(
                 "ControlPlane",
                 "CyberdeskAPI",
                 "TestSupport",
+                "ServerTestSupport",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ]
+        ),
+        // Hostile input, organization isolation over every route, credentials, secret
+        // hygiene and seeded fuzzing of the parsers that take outside input (SECURITY.md).
+        .testTarget(
+            name: "SecurityTests",
+            dependencies: [
+                "ControlPlane",
+                "CyberdeskAPI",
+                "Agent",
+                "Desktop",
+                "TestSupport",
+                "ServerTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]
         ),

@@ -2,6 +2,7 @@ import ControlPlane
 import CyberdeskAPI
 import Foundation
 import Hummingbird
+import ServerTestSupport
 import Testing
 
 /// The HTTP API as the SDK sees it: the real application on an ephemeral port, real

@@ -2,6 +2,7 @@ import ControlPlane
 import Crypto
 import Foundation
 import NIOCore
+import ServerTestSupport
 import Testing
 
 /// What every `BlobStore` must do: files under the data directory (the embedded store) and

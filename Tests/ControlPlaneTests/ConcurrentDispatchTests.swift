@@ -2,6 +2,7 @@ import ControlPlane
 import CyberdeskAPI
 import Foundation
 import Synchronization
+import ServerTestSupport
 import Testing
 
 /// Dispatch under real concurrency: several callers per machine (as several replicas whose

@@ -282,6 +282,13 @@ struct StepParsingTests {
         StepErrorCase(["func_name": "key", "args": [""]], "step 0 (key): 'text' must not be empty"),
         StepErrorCase(["func_name": "key", "args": ["  "]], "step 0 (key): 'text' must not be empty"),
         StepErrorCase(
+            ["func_name": "key", "args": ["ctrl+shfit+t"]],
+            "step 0 (key): unknown key name 'shfit' in 'ctrl+shfit+t'; use names like ctrl, shift, alt, super, enter, tab, esc, pagedown, f1-f24, an X keysym name or a single character"
+        ),
+        StepErrorCase(
+            ["func_name": "key", "args": ["tab ctrl+"]],
+            "step 0 (key): cannot read the key chord 'ctrl+': empty key name (a '+' with nothing after it?)"),
+        StepErrorCase(
             ["func_name": "key", "args": ["a", "yes"]],
             "step 0 (key): 'down' must be true or false, got the string \"yes\""),
         StepErrorCase(["func_name": "wait", "args": [-1]], "step 0 (wait): 'seconds' must be 0 or more, got -1"),

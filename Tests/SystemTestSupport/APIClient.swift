@@ -3,16 +3,20 @@ import CyberdeskAPI
 import Foundation
 import NIOCore
 import NIOHTTP1
+import Synchronization
 import TestSupport
 
 /// The public v1 API as the SDK speaks it: a server's URL and an API key.
 public struct APIClient: Sendable {
     public var url: String
     public var key: String
+    /// Keeps every answer, when the caller scans them afterwards (the secret scan).
+    public var recorder: AnswerRecorder?
 
-    public init(url: String, key: String) {
+    public init(url: String, key: String, recorder: AnswerRecorder? = nil) {
         self.url = url
         self.key = key
+        self.recorder = recorder
     }
 
     public struct HTTPError: Error, CustomStringConvertible {
@@ -33,12 +37,25 @@ public struct APIClient: Sendable {
             request.headers.add(name: "Content-Type", value: "application/json")
             request.body = .bytes(ByteBuffer(string: json.compactJSON))
         }
+        return try await execute(request, label: "\(method) \(path)", timeout: timeout)
+    }
+
+    /// A signed link (an absolute URL), without the API key.
+    public func fetch(_ url: String) async throws -> (status: Int, body: [UInt8], contentType: String?) {
+        try await execute(HTTPClientRequest(url: url), label: "GET \(url)", timeout: 60)
+    }
+
+    private func execute(_ request: HTTPClientRequest, label: String, timeout: Int64) async throws -> (
+        status: Int, body: [UInt8], contentType: String?
+    ) {
         let response = try await HTTPClient.shared.execute(request, timeout: .seconds(timeout))
         var body = try await response.body.collect(upTo: 50 << 20)
-        return (
-            Int(response.status.code), body.readBytes(length: body.readableBytes) ?? [],
-            response.headers.first(name: "Content-Type")
-        )
+        let bytes = body.readBytes(length: body.readableBytes) ?? []
+        if let recorder {
+            let headers = response.headers.map { "\($0.name): \($0.value)\n" }.joined()
+            recorder.record("\(label) → \(response.status.code)", Array(headers.utf8) + bytes)
+        }
+        return (Int(response.status.code), bytes, response.headers.first(name: "Content-Type"))
     }
 
     public func call(_ method: HTTPMethod, _ path: String, json: JSONValue? = nil, expect: Int) async throws
@@ -112,4 +129,15 @@ public struct APIClient: Sendable {
             (try? await self.get("/v1/runs/\(runID)"))?["status"]?.stringValue == status
         }
     }
+}
+
+/// Every answer a test received (API calls and signed links), with its headers.
+public final class AnswerRecorder: Sendable {
+    private let answers = Mutex<[(label: String, bytes: [UInt8])]>([])
+
+    public init() {}
+
+    public func record(_ label: String, _ bytes: [UInt8]) { answers.withLock { $0.append((label, bytes)) } }
+
+    public var all: [(label: String, bytes: [UInt8])] { answers.withLock { $0 } }
 }

@@ -8,6 +8,7 @@ import NIOCore
 import NIOHTTP1
 import Synchronization
 import TestSupport
+import Testing
 
 /// The whole system for one test: a private Xvfb, the control plane on an ephemeral port
 /// (in process, with short protocol clocks), and the real `cyberdesk-agent` binary joined to
@@ -27,10 +28,19 @@ public final class System: Sendable {
     public let apiURL: Mutex<String>
     public var store: any Store { server.store }
     public var timing: ControlPlane.AgentTiming { InProcessServer.timing }
+    /// Every answer the test received from the server (API calls and signed links), with its
+    /// headers, for the secret scan that ends every test (`expectNoSecret`).
+    public let answers = AnswerRecorder()
     /// The public API as the SDK speaks it, with the admin key.
-    public var api: APIClient { APIClient(url: apiURL.withLock { $0 }, key: adminKey) }
+    public var api: APIClient { APIClient(url: apiURL.withLock { $0 }, key: adminKey, recorder: answers) }
+
+    /// The sensitive input value tests give runs. After every test, `with` scans everything
+    /// the system wrote or answered for it.
+    public static let secret = "s3cr3t-Ω-\(UInt32.random(in: 100_000...999_999))"
 
     /// Starts the system, runs `body`, and shuts everything down whatever happens.
+    /// After `body`, and after the agent and server stopped (so their logs are complete), the
+    /// secret scan runs over the whole system.
     public static func with(
         width: Int = 1280, height: Int = 800, database: String? = nil, fallbackInterval: Duration = .seconds(1),
         _ body: (System) async throws -> Void
@@ -44,6 +54,7 @@ public final class System: Sendable {
             throw error
         }
         await system.shutdown()
+        system.expectNoSecret(secret)
     }
 
     public static func start(
@@ -135,6 +146,11 @@ public final class System: Sendable {
 
     public func get(_ path: String) async throws -> JSONObject { try await api.get(path) }
 
+    /// A signed link (an absolute URL), without the API key; the answer is scanned too.
+    public func fetch(_ url: String) async throws -> (status: Int, body: [UInt8], contentType: String?) {
+        try await api.fetch(url)
+    }
+
     public func reachedStep(_ index: Int, of runID: String) async -> Bool {
         await api.reachedStep(index, of: runID)
     }
@@ -145,5 +161,80 @@ public final class System: Sendable {
 
     public func waitForRun(_ runID: String, timeout: Duration = .seconds(60)) async throws -> JSONObject {
         try await api.waitForRun(runID, timeout: timeout, context: { self.agentLog })
+    }
+}
+
+// MARK: The secret scan
+
+extension System {
+    /// The secret is nowhere the system wrote or answered: not in the server's data dir
+    /// (database, WAL, blobs, keys), its log, the agent's state dir, home (transfers,
+    /// exports) and log, or any answer the test received — as text, JSON-escaped, base64 (at
+    /// every alignment, standard and URL alphabets) or percent-encoded.
+    public func expectNoSecret(_ secret: String) {
+        let forms = SecretForms(secret)
+        // The scan can fail: it finds each form inside a larger encoded document.
+        let sample = Array(Data(("x" + secret + "y").utf8).base64EncodedString().utf8)
+        #expect(forms.found(in: sample) != nil, "the scan must find the secret in base64 at any offset")
+
+        var haystacks: [(String, [UInt8])] = [
+            ("server log", Array(serverLog.all.joined(separator: "\n").utf8)),
+            ("agent log", Array(agentLog.utf8)),
+        ]
+        haystacks += answers.all.map { ("answer to \($0.label)", $0.bytes) }
+        for root in [dataDir, stateDir, home] {
+            let files = FileManager.default.enumerator(atPath: root)?.compactMap { $0 as? String } ?? []
+            for file in files {
+                if let data = FileManager.default.contents(atPath: root + "/" + file) {
+                    haystacks.append((root + "/" + file, Array(data)))
+                }
+            }
+        }
+        for (name, bytes) in haystacks {
+            if let form = forms.found(in: bytes) {
+                Issue.record("the secret leaked into \(name) (\(form))")
+            }
+        }
+    }
+}
+
+/// The encodings a secret could be written in by mistake.
+public struct SecretForms {
+    let forms: [(name: String, bytes: [UInt8])]
+
+    public init(_ secret: String) {
+        var forms: [(String, String)] = [("plain text", secret)]
+        for format in ["\\u%04x", "\\u%04X"] {
+            var escaped = ""
+            for scalar in secret.unicodeScalars {
+                escaped += scalar.isASCII ? String(scalar) : String(format: format, scalar.value)
+            }
+            forms.append(("JSON-escaped", escaped))
+        }
+        for allowed in [CharacterSet.alphanumerics, .urlQueryAllowed, .urlPathAllowed] {
+            if let encoded = secret.addingPercentEncoding(withAllowedCharacters: allowed) {
+                forms.append(("percent-encoded", encoded))
+            }
+        }
+        // Base64 of the secret after 0, 1 or 2 other bytes: the characters that depend only
+        // on the secret's bytes.
+        let bytes = Array(secret.utf8)
+        for offset in 0..<3 {
+            let encoded = Array(Data(Array(repeating: 0, count: offset) + bytes).base64EncodedString())
+            let first = (offset + 2) / 3 * 4
+            let last = (offset + bytes.count) / 3 * 4
+            guard last - first >= 8 else { continue }
+            let core = String(encoded[first..<last])
+            forms.append(("base64", core))
+            forms.append(
+                ("base64url", core.replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")))
+        }
+        self.forms = forms.map { ($0.0, Array($0.1.utf8)) }
+    }
+
+    /// The name of the first form found in `haystack`.
+    public func found(in haystack: [UInt8]) -> String? {
+        let data = Data(haystack)
+        return forms.first { data.range(of: Data($0.bytes)) != nil }?.name
     }
 }

@@ -9,7 +9,8 @@ import CyberdeskAPI
 /// - `~` and `~/...` are the agent user's home; `~user` is refused.
 /// - An absolute path is used as is; a relative one (a bare filename included) is inside the
 ///   transfers folder, and must still be inside it once symlinks are resolved.
-/// - A `..` component is refused everywhere, so no path climbs out of where it says it is.
+/// - A `..` component is refused everywhere, so no path climbs out of where it says it is;
+///   so are NUL and other control characters.
 /// - Paths are resolved (symlinks included) before use: the executor reads, writes, imports
 ///   and exports the resolved file, and checks the rules on the resolved path.
 /// - Exports must resolve into the transfers folder or one of the extra export roots.
@@ -29,6 +30,14 @@ struct TransferPaths: Sendable {
     func expand(_ path: String) throws(FileProblem) -> (path: String, relative: Bool) {
         guard !path.isEmpty else { throw .refused("the path is empty") }
         guard !path.utf8.contains(0) else { throw .refused("the path contains a NUL character") }
+        // Like the server's rule for file names: a newline or an escape sequence in a path
+        // is a way to forge lines in listings and terminals, never a file anyone meant.
+        if let control = path.unicodeScalars.first(where: { $0.value < 0x20 || $0.value == 0x7F }) {
+            let hex = String(control.value, radix: 16, uppercase: true)
+            throw .refused(
+                "the path contains the control character U+\(String(repeating: "0", count: 4 - hex.count) + hex); give it without control characters"
+            )
+        }
         if path.split(separator: "/", omittingEmptySubsequences: true).contains("..") {
             throw .refused("'\(path)' contains '..'; give the path without '..' components")
         }

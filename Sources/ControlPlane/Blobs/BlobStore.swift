@@ -20,6 +20,8 @@ public protocol BlobStore: Sendable {
     ) where Body.Element == ByteBuffer
     /// The blob in chunks, for streamed downloads; nil when it is missing.
     func reader(_ sha256: String) async throws -> (any BlobReader)?
+    /// Whether a blob with this digest is stored.
+    func contains(_ sha256: String) async throws -> Bool
 }
 
 /// Reads one blob from start to end in chunks.
@@ -79,6 +81,11 @@ public struct FileBlobStore: BlobStore {
         try SecretFile.makeDirectory(directory + "/" + digest.prefix(2))
         try SecretFile.write(bytes, to: target)
         return digest
+    }
+
+    public func contains(_ sha256: String) async throws -> Bool {
+        guard let path = try? path(sha256) else { return false }
+        return access(path, F_OK) == 0
     }
 
     public func get(_ sha256: String) async throws -> [UInt8]? {

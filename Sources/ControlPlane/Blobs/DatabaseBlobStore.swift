@@ -37,6 +37,11 @@ public struct DatabaseBlobStore: BlobStore {
         return digest
     }
 
+    public func contains(_ sha256: String) async throws -> Bool {
+        try Self.check(sha256)
+        return try await database.transaction { try await Self.exists(sha256, $0) }
+    }
+
     public func get(_ sha256: String) async throws -> [UInt8]? {
         try Self.check(sha256)
         return try await database.transaction { connection in

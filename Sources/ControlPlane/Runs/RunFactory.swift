@@ -71,15 +71,19 @@ public final class RunFactory: Sendable {
     }
 
     /// File inputs decoded and stored as blobs (outside any transaction: blob writes are
-    /// plain file I/O, and an unreferenced blob is harmless).
+    /// plain file I/O). A request refused later discards the blobs it wrote (`discard`).
     struct StoredFile: Sendable {
         var input: FileInput
         var sha256: String
         var size: Int64
+        /// Whether this request wrote the blob (false when the same content was stored before).
+        var created: Bool
     }
 
+    /// Checks every input before storing any, so a request refused for its third file leaves
+    /// no blob of its first behind.
     func storeFiles(_ inputs: [FileInput]) async throws -> [StoredFile] {
-        var files: [StoredFile] = []
+        var decoded: [(FileInput, [UInt8])] = []
         for (index, input) in inputs.enumerated() {
             try Self.checkFilename(input.filename, field: "file_inputs[\(index)].filename")
             if let target = input.targetPath {
@@ -90,7 +94,7 @@ public final class RunFactory: Sendable {
                     "file_inputs[\(index)] '\(input.filename)' is larger than the limit of \(limits.maxFileBytes) bytes"
                 )
             }
-            guard let bytes = Data(base64Encoded: input.content, options: .ignoreUnknownCharacters) else {
+            guard let bytes = Self.decodeBase64(input.content) else {
                 throw ControlPlaneError.badRequest("file_inputs[\(index)].content is not valid base64")
             }
             guard bytes.count <= limits.maxFileBytes else {
@@ -98,10 +102,34 @@ public final class RunFactory: Sendable {
                     "file_inputs[\(index)] '\(input.filename)' is larger than the limit of \(limits.maxFileBytes) bytes"
                 )
             }
-            let array = Array(bytes)
-            files.append(StoredFile(input: input, sha256: try await blobs.put(array), size: Int64(array.count)))
+            decoded.append((input, Array(bytes)))
+        }
+        var files: [StoredFile] = []
+        do {
+            for (input, bytes) in decoded {
+                let existed = try await blobs.contains(FileBlobStore.digest(bytes))
+                let sha256 = try await blobs.put(bytes)
+                files.append(StoredFile(input: input, sha256: sha256, size: Int64(bytes.count), created: !existed))
+            }
+        } catch {
+            await discard(files)
+            throw error
         }
         return files
+    }
+
+    /// Deletes the blobs a failed request wrote, unless an attachment refers to them by now.
+    func discard(_ files: [StoredFile]) async {
+        for file in files where file.created {
+            let count = try? await store.transaction { try await $0.attachmentCount(sha256: file.sha256) }
+            if count == 0 { try? await blobs.delete(file.sha256) }
+        }
+    }
+
+    /// Base64 as the SDK sends it; line breaks and spaces are allowed, any other character
+    /// is refused rather than skipped (skipping turned `%%%` into an empty file).
+    static func decodeBase64(_ text: String) -> Data? {
+        Data(base64Encoded: String(text.unicodeScalars.filter { !$0.properties.isWhitespace }.map(Character.init)))
     }
 
     /// A file name is a single path component without control characters.
@@ -134,12 +162,31 @@ public final class RunFactory: Sendable {
         -> [StoredRun]
     {
         var filesPerRequest: [[StoredFile]] = []
-        for request in requests { filesPerRequest.append(try await storeFiles(request.fileInputs)) }
+        do {
+            for request in requests { filesPerRequest.append(try await storeFiles(request.fileInputs)) }
+        } catch {
+            await discard(filesPerRequest.flatMap { $0 })
+            throw error
+        }
         let time = now()
         let sequences = requests.map { _ in nextSequence(time) }
         let runIDs = requests.map { _ in UUID().uuidString.lowercased() }
         let files = filesPerRequest
-        return try await store.transaction { tx in
+        do {
+            return try await insertAll(
+                requests, ids: runIDs, sequences: sequences, files: files, organizationID: organizationID,
+                newSessionID: newSessionID, at: time)
+        } catch {
+            await discard(files.flatMap { $0 })
+            throw error
+        }
+    }
+
+    private func insertAll(
+        _ requests: [Request], ids runIDs: [String], sequences: [Int64], files: [[StoredFile]], organizationID: String,
+        newSessionID: String?, at time: Date
+    ) async throws -> [StoredRun] {
+        try await store.transaction { tx in
             if let newSessionID {
                 try await tx.insertSession(
                     SessionRecord(
@@ -235,6 +282,18 @@ public final class RunFactory: Sendable {
     /// Starts a new attempt of a terminal run, with the overrides of `RunRetry`.
     public func retry(runID: String, organizationID: String, with retry: RunRetry) async throws -> StoredRun {
         let files = try await storeFiles(retry.fileInputs ?? [])
+        do {
+            return try await storeRetry(runID: runID, organizationID: organizationID, with: retry, files: files)
+        } catch {
+            await discard(files)
+            throw error
+        }
+    }
+
+    private func storeRetry(runID: String, organizationID: String, with retry: RunRetry, files: [StoredFile])
+        async throws
+        -> StoredRun
+    {
         let time = now()
         let sequence = nextSequence(time)
         return try await store.transaction { tx in

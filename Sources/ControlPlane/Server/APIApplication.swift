@@ -7,6 +7,16 @@ import NIOCore
 public func buildApplication(
     _ app: ControlPlane, host: String, port: Int, onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
 ) -> some ApplicationProtocol {
+    Application(
+        router: buildRouter(app),
+        configuration: ApplicationConfiguration(address: .hostname(host, port: port), serverName: "cyberdesk-server"),
+        onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? port) },
+        logger: app.logger)
+}
+
+/// Every route of the API on one router. Public so the security tests can enumerate
+/// `routes` and prove that each one is covered by the organization-isolation test.
+public func buildRouter(_ app: ControlPlane) -> Router<APIContext> {
     let router = Router(context: APIContext.self)
     router.add(middleware: APIErrorMiddleware())
     let api = APIRouter(router: router, app: app)
@@ -21,9 +31,5 @@ public func buildApplication(
     RunAttachmentsController.registerRunImages(api)
     ComputerController().register(api)
     AgentController().register(api)
-    return Application(
-        router: router,
-        configuration: ApplicationConfiguration(address: .hostname(host, port: port), serverName: "cyberdesk-server"),
-        onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? port) },
-        logger: app.logger)
+    return router
 }

@@ -22,10 +22,10 @@ public struct DataDirectory: Sendable {
         let engine: any SQLDatabase
         switch database {
         case nil, "":
-            engine = try await SQLiteDatabase(path: databasePath, logger: logger)
+            engine = try await openSQLite(databasePath, logger: logger)
         case let url? where url.hasPrefix("sqlite:"):
-            engine = try await SQLiteDatabase(
-                path: String(url.dropFirst("sqlite:".count)).replacing("//", with: "/"), logger: logger)
+            engine = try await openSQLite(
+                String(url.dropFirst("sqlite:".count)).replacing("//", with: "/"), logger: logger)
         case let url? where url.hasPrefix("postgres://") || url.hasPrefix("postgresql://"):
             engine = try await PostgresDatabase(url: url, logger: logger)
         case let url?:
@@ -40,6 +40,16 @@ public struct DataDirectory: Sendable {
             throw error
         }
         return store
+    }
+
+    private func openSQLite(_ sqlitePath: String, logger: Logger) async throws -> SQLiteDatabase {
+        // SQLite creates its files with the process umask (0644 as a rule) and gives the WAL
+        // and shared-memory files the database file's mode: a database file made 0600 first
+        // keeps all three private, also in a data dir someone created 0755 beforehand.
+        try SecretFile.makePrivate(sqlitePath)
+        try SecretFile.tighten(sqlitePath + "-wal")
+        try SecretFile.tighten(sqlitePath + "-shm")
+        return try await SQLiteDatabase(path: sqlitePath, logger: logger)
     }
 
     /// Everything `serve` needs, built from the data directory.

@@ -85,6 +85,24 @@ enum SecretFile {
         }
     }
 
+    /// Makes `path` a file only its owner may read: created empty with mode 0600 when
+    /// missing, tightened to 0600 when it exists.
+    static func makePrivate(_ path: String) throws {
+        let fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw Failure.io("cannot create \(path): \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        guard fchmod(fd, 0o600) == 0 else {
+            throw Failure.io("cannot make \(path) private: \(String(cString: strerror(errno)))")
+        }
+    }
+
+    /// Tightens an existing file to mode 0600; a missing file is fine.
+    static func tighten(_ path: String) throws {
+        guard chmod(path, 0o600) == 0 || errno == ENOENT else {
+            throw Failure.io("cannot make \(path) private: \(String(cString: strerror(errno)))")
+        }
+    }
+
     static func remove(_ path: String) {
         unlink(path)
     }

@@ -13,9 +13,9 @@ extension Step {
     /// here: unknown `func_name`, missing or unknown arguments, wrong types, values that cannot
     /// execute (negative wait, clicks outside 1...3, scroll amount below 1, a timeout of 0 or
     /// less, an unknown write mode, empty key text or paths), strings over 1 MiB, and a
-    /// `{$name}` outside the text of a `type` step. Keys of the step object other than
-    /// `func_name`, `args` and `kwargs` are ignored. Key chord names are left to the desktop
-    /// library, which knows the keyboard.
+    /// `{$name}` outside the text of a `type` step, and key names the agent would not know
+    /// (`KeyVocabulary`; a key text with `{…}` placeholders is checked when it runs). Keys of
+    /// the step object other than `func_name`, `args` and `kwargs` are ignored.
     ///
     /// - Parameter index: the step's position in the trajectory, for error messages.
     public init(parsing json: JSONValue, index: Int) throws(TrajectoryValidationError) {
@@ -127,6 +127,7 @@ extension Step {
             let args = try arguments(["text", "down"])
             let text = try args.requiredString("text")
             guard !text.allSatisfy(\.isWhitespace) else { throw args.failure(.empty(argument: "text")) }
+            try Step.checkKeyNames(text, args)
             self = .key(text: text, down: try args.bool("down"))
 
         case "wait":
@@ -235,4 +236,23 @@ extension Step {
 /// A number as the user wrote it: `2` rather than `2.0`.
 private func format(_ number: Double) -> String {
     JSONValue.double(number).templateText
+}
+
+extension Step {
+    /// A `key` step's chords must read and name keys the agent knows. Text with template
+    /// placeholders is known only when the step runs, so it is left to the agent.
+    static func checkKeyNames(_ text: String, _ args: StepArguments) throws(TrajectoryValidationError) {
+        let template = Template(text)
+        guard !template.hasPlaceholders else { return }
+        let literal = template.render(inputs: [:]).displayText
+        let chords: [[String]]
+        do {
+            chords = try KeyVocabulary.chords(literal)
+        } catch {
+            throw args.failure(.invalidKeyChord(error.text, reason: error.reason))
+        }
+        if let unknown = chords.joined().first(where: { !KeyVocabulary.isKnown($0) }) {
+            throw args.failure(.unknownKeyName(unknown, text: literal))
+        }
+    }
 }

@@ -23,7 +23,7 @@ public enum Step: Sendable, Hashable {
     case scroll(direction: ScrollDirectionName, amount: Int, x: Double?, y: Double?)
     /// The only place where `{$name}` sensitive inputs may appear.
     case type(text: String)
-    /// Key chords in xdotool syntax (validated by the desktop library when run). `down`:
+    /// Key chords in xdotool syntax (names checked against `KeyVocabulary` when the trajectory is written). `down`:
     /// true presses only, false releases only, nil presses and releases.
     case key(text: String, down: Bool?)
     case wait(seconds: Double)

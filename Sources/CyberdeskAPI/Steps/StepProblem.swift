@@ -19,6 +19,8 @@ public enum StepProblem: Sendable, Hashable, CustomStringConvertible {
     case stringTooLong(argument: String, bytes: Int)
     case sensitiveInputNotAllowed(argument: String, name: String)
     case coordinateWithoutPartner(given: String, missing: String)
+    case unknownKeyName(String, text: String)
+    case invalidKeyChord(String, reason: String)
     case conflictsWithAlias(argument: String, alias: String, fixedValue: String)
 
     public var description: String {
@@ -66,6 +68,11 @@ public enum StepProblem: Sendable, Hashable, CustomStringConvertible {
         case .sensitiveInputNotAllowed(let argument, let name):
             return "'\(argument)' uses the sensitive input {$\(name)}; sensitive inputs are only allowed "
                 + "in the text of a type step"
+        case .unknownKeyName(let name, let text):
+            return "unknown key name '\(name)' in '\(text)'; use names like ctrl, shift, alt, super, enter, tab, "
+                + "esc, pagedown, f1-f24, an X keysym name or a single character"
+        case .invalidKeyChord(let chord, let reason):
+            return "cannot read the key chord '\(chord)': \(reason)"
         case .coordinateWithoutPartner(let given, let missing):
             return "'\(given)' is given without '\(missing)'; give both or neither"
         case .conflictsWithAlias(let argument, let alias, let fixedValue):

@@ -1,62 +1,13 @@
 import CX11
+import CyberdeskAPI
 
 /// Resolves key names to X keysyms: the alias table (what people and language models
 /// write), then any X keysym name, then any single character.
 public enum KeyNames {
-    /// Normalized alias → X keysym name. Normalizing lowercases and drops `-`, `_` and spaces,
-    /// so `Page_Down`, `page-down` and `pagedown` are the same key.
-    static let aliases: [String: String] = {
-        var table: [String: String] = [:]
-        func add(_ keysym: String, _ names: String...) {
-            for name in names { table[name] = keysym }
-        }
-        add("Control_L", "ctrl", "control", "ctl", "lctrl", "leftctrl", "lcontrol", "leftcontrol", "ctrll", "controll")
-        add("Control_R", "rctrl", "rightctrl", "rcontrol", "rightcontrol", "ctrlr", "controlr")
-        add("Shift_L", "shift", "lshift", "leftshift", "shiftl")
-        add("Shift_R", "rshift", "rightshift", "shiftr")
-        add("Alt_L", "alt", "option", "opt", "lalt", "leftalt", "altl", "loption", "leftoption")
-        add("Alt_R", "ralt", "rightalt", "altr", "roption", "rightoption")
-        add("ISO_Level3_Shift", "altgr", "altgraph")
-        add(
-            "Super_L", "super", "cmd", "command", "meta", "win", "windows", "lsuper", "leftsuper", "lcmd", "leftcmd",
-            "lcommand", "leftcommand", "lmeta", "leftmeta", "lwin", "leftwin", "lwindows", "leftwindows", "superl")
-        add(
-            "Super_R", "rsuper", "rightsuper", "rcmd", "rightcmd", "rcommand", "rightcommand", "rmeta", "rightmeta",
-            "rwin", "rightwin", "rwindows", "rightwindows", "superr")
-        add("Return", "enter", "return", "ret")
-        add("KP_Enter", "kpenter", "numpadenter")
-        add("Escape", "esc", "escape")
-        add("Delete", "delete", "del")
-        add("Insert", "insert", "ins")
-        add("BackSpace", "backspace", "bksp", "bs")
-        add("space", "space", "spacebar")
-        add("Tab", "tab")
-        add("Prior", "pageup", "pgup", "prior")
-        add("Next", "pagedown", "pgdn", "pgdown", "next")
-        add("Left", "left", "arrowleft", "leftarrow")
-        add("Right", "right", "arrowright", "rightarrow")
-        add("Up", "up", "arrowup", "uparrow")
-        add("Down", "down", "arrowdown", "downarrow")
-        add("Home", "home")
-        add("End", "end")
-        add("Caps_Lock", "capslock", "caps")
-        add("Num_Lock", "numlock")
-        add("Scroll_Lock", "scrolllock")
-        add("Print", "print", "printscreen", "prtsc", "prtscr", "snapshot")
-        add("Pause", "pause", "break")
-        add("Menu", "menu", "apps", "contextmenu")
-        for n in 1...24 { add("F\(n)", "f\(n)") }
-        add("plus", "plus")
-        add("minus", "minus")
-        return table
-    }()
-
-    static func normalize(_ name: String) -> String {
-        String(name.lowercased().filter { $0 != "-" && $0 != "_" && $0 != " " })
-    }
-
     /// The keysym for `name`, or nil when nothing matches.
     public static func keysym(for name: String) -> KeySym? {
+        // libX11 reads names as C strings: "BackSpace\0junk" would be BackSpace.
+        guard !name.utf8.contains(0) else { return nil }
         if name.unicodeScalars.count == 1, let scalar = name.unicodeScalars.first {
             // Single characters: letters case-insensitively (shift is written explicitly).
             let lowered = Character(scalar).isLetter ? (name.lowercased().unicodeScalars.first ?? scalar) : scalar
@@ -64,7 +15,7 @@ public enum KeyNames {
                 return Keysyms.keysym(for: lowered)
             }
         }
-        if let alias = aliases[normalize(name)] {
+        if let alias = KeyVocabulary.aliases[KeyVocabulary.normalize(name)] {
             return XStringToKeysym(alias)
         }
         for candidate in [name, name.prefix(1).uppercased() + name.dropFirst()] {

@@ -1,6 +1,7 @@
 import ControlPlane
 import CyberdeskAPI
 import Foundation
+import ServerTestSupport
 import Testing
 
 /// A `RunFactory` and a `Scheduler` over a fresh store, with one organization and a

@@ -2,6 +2,7 @@ import ControlPlane
 import Foundation
 import TestSupport
 import Logging
+import ServerTestSupport
 import Testing
 
 /// A way to get a fresh, migrated, empty store. The conformance suite runs once per factory

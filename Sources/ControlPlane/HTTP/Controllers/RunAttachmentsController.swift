@@ -38,17 +38,23 @@ struct RunAttachmentsController {
                 storagePath: "sha256/" + file.sha256, targetPath: create.targetPath,
                 cleanupImportsAfterRun: create.cleanupImportsAfterRun ?? false,
                 expiresAt: create.expiresAt.map(Timestamp.truncated), createdAt: time)
-            try await call.app.store.transaction { tx in
-                guard
-                    var stored = try await tx.fetch(
-                        StoredRun.self, id: runID, organizationID: call.organizationID, forUpdate: true)
-                else { throw ControlPlaneError.notFound("run \(runID) not found") }
-                try await tx.insert(attachment)
-                switch attachment.attachmentType {
-                case .input: stored.run.inputAttachmentIDs.append(attachment.id)
-                case .output: stored.run.outputAttachmentIDs.append(attachment.id)
+            do {
+                try await call.app.store.transaction { tx in
+                    guard
+                        var stored = try await tx.fetch(
+                            StoredRun.self, id: runID, organizationID: call.organizationID, forUpdate: true)
+                    else { throw ControlPlaneError.notFound("run \(runID) not found") }
+                    try await tx.insert(attachment)
+                    switch attachment.attachmentType {
+                    case .input: stored.run.inputAttachmentIDs.append(attachment.id)
+                    case .output: stored.run.outputAttachmentIDs.append(attachment.id)
+                    }
+                    try await tx.save(stored)
                 }
-                try await tx.save(stored)
+            } catch {
+                // Another organization's run, or a deleted one: keep no blob of the refused file.
+                await call.app.runs.discard([file])
+                throw error
             }
             return try .json(attachment, status: .created)
         }

@@ -3,20 +3,20 @@ import Synchronization
 
 /// A clock the test moves by hand, injected wherever the library takes `now`, so nothing
 /// waits for real time to pass.
-final class TestClock: Sendable {
+public final class TestClock: Sendable {
     private let current: Mutex<Date>
 
     /// Starts at a whole second, so every stored time round-trips exactly.
-    init(_ start: Date = Date(timeIntervalSince1970: 1_780_000_000)) {
+    public init(_ start: Date = Date(timeIntervalSince1970: 1_780_000_000)) {
         current = Mutex(start)
     }
 
-    var now: Date { current.withLock { $0 } }
+    public var now: Date { current.withLock { $0 } }
 
-    func advance(by seconds: Double) {
+    public func advance(by seconds: Double) {
         current.withLock { $0 = $0.addingTimeInterval(seconds) }
     }
 
     /// The clock as the library's `now` parameters take it.
-    var function: @Sendable () -> Date { { [self] in self.now } }
+    public var function: @Sendable () -> Date { { [self] in self.now } }
 }

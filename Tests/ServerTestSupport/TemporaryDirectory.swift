@@ -2,22 +2,22 @@ import Foundation
 
 /// A fresh, uniquely named directory under the system's temporary directory. Tests remove
 /// it when they are done; a crashed run leaves only a `cyberdesk-tests-…` folder behind.
-struct TemporaryDirectory: Sendable {
-    let path: String
+public struct TemporaryDirectory: Sendable {
+    public let path: String
 
-    init() throws {
+    public init() throws {
         path =
             FileManager.default.temporaryDirectory
             .appendingPathComponent("cyberdesk-tests-\(UUID().uuidString.lowercased())").path
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
     }
 
-    func remove() {
+    public func remove() {
         try? FileManager.default.removeItem(atPath: path)
     }
 
     /// Every regular file below the directory, recursively.
-    func allFiles() throws -> [String] {
+    public func allFiles() throws -> [String] {
         guard let enumerator = FileManager.default.enumerator(atPath: path) else { return [] }
         var files: [String] = []
         while let relative = enumerator.nextObject() as? String {

@@ -11,19 +11,19 @@ import Testing
 /// The real control plane application (`buildApplication`) on a fresh data directory,
 /// listening on 127.0.0.1 with a port the kernel picks, and a clock the test moves.
 /// Everything the server logs is kept in `logs`.
-struct TestServer: Sendable {
-    let port: Int
-    let app: ControlPlane
-    let directory: TemporaryDirectory
-    let dataDirectory: DataDirectory
+public struct TestServer: Sendable {
+    public let port: Int
+    public let app: ControlPlane
+    public let directory: TemporaryDirectory
+    public let dataDirectory: DataDirectory
     /// The first organization's admin key, from `DataDirectory.bootstrap`.
-    let adminKey: String
-    let clock: TestClock
-    let logs: LogCollector
+    public let adminKey: String
+    public let clock: TestClock
+    public let logs: LogCollector
 
-    var store: any Store { app.store }
+    public var store: any Store { app.store }
 
-    static func with<T: Sendable>(
+    public static func with<T: Sendable>(
         limits: ControlPlane.Limits = .init(), _ body: @Sendable (TestServer) async throws -> T
     ) async throws -> T {
         let directory = try TemporaryDirectory()
@@ -83,14 +83,14 @@ struct TestServer: Sendable {
     struct ServerDidNotStart: Error {}
 
     /// A key for a second organization (created on first use of its name).
-    func key(organization: String, name: String = "key") async throws -> (record: APIKeyRecord, key: String) {
+    public func key(organization: String, name: String = "key") async throws -> (record: APIKeyRecord, key: String) {
         let (record, key) = try await KeyAdmin(store: store).createKey(organization: organization, name: name)
         return (record, key)
     }
 }
 
 /// Which credential a request carries.
-enum Credential: Sendable {
+public enum Credential: Sendable {
     case admin
     case none
     case key(String)
@@ -99,33 +99,39 @@ enum Credential: Sendable {
 }
 
 /// A response as the client saw it.
-struct HTTPResult: Sendable, CustomStringConvertible {
-    var status: Int
-    var headers: HTTPFields
-    var body: [UInt8]
+public struct HTTPResult: Sendable, CustomStringConvertible {
+    public var status: Int
+    public var headers: HTTPFields
+    public var body: [UInt8]
 
-    var text: String { String(decoding: body, as: UTF8.self) }
-    var description: String { "\(status) \(text.prefix(500))" }
+    public init(status: Int, headers: HTTPFields, body: [UInt8]) {
+        self.status = status
+        self.headers = headers
+        self.body = body
+    }
 
-    func json() throws -> JSONValue {
+    public var text: String { String(decoding: body, as: UTF8.self) }
+    public var description: String { "\(status) \(text.prefix(500))" }
+
+    public func json() throws -> JSONValue {
         try APIJSON.decoder().decode(JSONValue.self, from: Data(body))
     }
 
-    func decode<T: Decodable>(_ type: T.Type) throws -> T {
+    public func decode<T: Decodable>(_ type: T.Type) throws -> T {
         try APIJSON.decoder().decode(type, from: Data(body))
     }
 
     /// `detail` of a business error (`{"detail": "..."}`).
-    var detail: String? { try? decode(ErrorDetail.self).detail }
+    public var detail: String? { try? decode(ErrorDetail.self).detail }
 
-    func header(_ name: String) -> String? {
+    public func header(_ name: String) -> String? {
         HTTPField.Name(name).flatMap { headers[$0] }
     }
 }
 
 extension TestServer {
     /// One request on its own connection, the way an SDK client with a fresh pool sends it.
-    func request(
+    public func request(
         _ method: HTTPRequest.Method, _ path: String, as credential: Credential = .admin, json: JSONValue? = nil,
         bytes: [UInt8]? = nil, headers extra: [String: String] = [:]
     ) async throws -> HTTPResult {
@@ -154,16 +160,16 @@ extension TestServer {
         return HTTPResult(status: Int(response.status.code), headers: response.headers, body: bytes)
     }
 
-    func get(_ path: String, as credential: Credential = .admin) async throws -> HTTPResult {
+    public func get(_ path: String, as credential: Credential = .admin) async throws -> HTTPResult {
         try await request(.get, path, as: credential)
     }
 
-    func post(_ path: String, _ json: JSONValue, as credential: Credential = .admin) async throws -> HTTPResult {
+    public func post(_ path: String, _ json: JSONValue, as credential: Credential = .admin) async throws -> HTTPResult {
         try await request(.post, path, as: credential, json: json)
     }
 
     /// POSTs, requires `expected` and returns the response's JSON object.
-    func create(
+    public func create(
         _ path: String, _ json: JSONValue, as credential: Credential = .admin, expected: Int = 201,
         sourceLocation: SourceLocation = #_sourceLocation
     ) async throws -> JSONObject {
@@ -172,7 +178,7 @@ extension TestServer {
         return try #require(try response.json().objectValue, sourceLocation: sourceLocation)
     }
 
-    func workflow(
+    public func workflow(
         _ extra: JSONObject = [:], as credential: Credential = .admin, sourceLocation: SourceLocation = #_sourceLocation
     ) async throws -> String {
         var body: JSONObject = ["main_prompt": "Look up {patient}", "name": "lookup"]
