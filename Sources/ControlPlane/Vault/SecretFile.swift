@@ -89,17 +89,21 @@ enum SecretFile {
     /// missing, tightened to 0600 when it exists.
     static func makePrivate(_ path: String) throws {
         let fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw Failure.io("cannot create \(path): \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else { throw Failure.io("cannot create \(path): \(reason(errno))") }
         defer { close(fd) }
-        guard fchmod(fd, 0o600) == 0 else {
-            throw Failure.io("cannot make \(path) private: \(String(cString: strerror(errno)))")
-        }
+        guard fchmod(fd, 0o600) == 0 else { throw Failure.io("cannot make \(path) private: \(reason(errno))") }
+    }
+
+    /// What an errno means for the operator; a read-only data dir said in plain words.
+    static func reason(_ code: Int32) -> String {
+        code == EROFS
+            ? "its directory or file system is read-only" : String(cString: strerror(code))
     }
 
     /// Tightens an existing file to mode 0600; a missing file is fine.
     static func tighten(_ path: String) throws {
         guard chmod(path, 0o600) == 0 || errno == ENOENT else {
-            throw Failure.io("cannot make \(path) private: \(String(cString: strerror(errno)))")
+            throw Failure.io("cannot make \(path) private: \(reason(errno))")
         }
     }
 
