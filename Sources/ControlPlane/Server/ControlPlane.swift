@@ -32,13 +32,15 @@ public struct ControlPlane: Sendable {
         public var heartbeat: Int
         /// An offer not claimed within this many seconds goes back to the queue.
         public var offerTimeout: Double
-        /// A started run whose lease lapsed this long ago is marked `error`.
+        /// A started run whose lease lapsed this long ago is marked `error`. With the lease
+        /// of 30 s (three missed heartbeats) this marks a dead machine's run within about
+        /// 41–42 s of its last heartbeat, sweep interval included (BENCHMARKS.md, scenario e).
         public var lostGrace: Double
         /// How long a computer command may take.
         public var commandTimeout: Double
 
         public init(
-            pollWait: Int = 25, lease: Int = 30, heartbeat: Int = 10, offerTimeout: Double = 20, lostGrace: Double = 15,
+            pollWait: Int = 25, lease: Int = 30, heartbeat: Int = 10, offerTimeout: Double = 20, lostGrace: Double = 10,
             commandTimeout: Double = 30
         ) {
             self.pollWait = pollWait
