@@ -89,11 +89,11 @@ struct Serve: AsyncParsableCommand {
 
     // The agent protocol's clocks (docs/AGENT-PROTOCOL.md), hidden: the defaults are the
     // product's; tests shorten them so leases lapse and polls end in seconds.
-    @Option(help: .hidden) var agentPollWait: Int = 25
-    @Option(help: .hidden) var agentLease: Int = 30
-    @Option(help: .hidden) var agentHeartbeat: Int = 10
-    @Option(help: .hidden) var agentOfferTimeout: Double = 20
-    @Option(help: .hidden) var agentLostGrace: Double = 15
+    @Option(help: .hidden) var agentPollWait: Int = ControlPlane.AgentTiming().pollWait
+    @Option(help: .hidden) var agentLease: Int = ControlPlane.AgentTiming().lease
+    @Option(help: .hidden) var agentHeartbeat: Int = ControlPlane.AgentTiming().heartbeat
+    @Option(help: .hidden) var agentOfferTimeout: Double = ControlPlane.AgentTiming().offerTimeout
+    @Option(help: .hidden) var agentLostGrace: Double = ControlPlane.AgentTiming().lostGrace
     @Option(help: .hidden) var leaseSweepMs: Int = 1000
 
     func run() async throws {
