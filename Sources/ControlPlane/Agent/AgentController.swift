@@ -585,7 +585,7 @@ struct AgentController {
             return stored
         }
         app.hub.wake(call.machineID)
-        app.hub.wakeAll()
+        app.hub.wake(afterEnding: stored)
         app.logger.info(
             "run completed",
             metadata: [
