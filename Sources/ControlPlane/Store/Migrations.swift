@@ -128,6 +128,13 @@ enum Migrations {
                     "ALTER TABLE \($0) ADD COLUMN search_text TEXT NOT NULL DEFAULT ''"
                 }
             ),
+            (
+                4,
+                // Every agent connect closes the machine's open connections: without this
+                // index that was a scan of the whole table (twice, with the count), so
+                // 10,000 agents joining cost quadratic time.
+                ["CREATE INDEX connections_machine ON connections (machine_id, status)"]
+            ),
         ]
     }
 }
