@@ -56,6 +56,9 @@ struct ServerBench: AsyncParsableCommand {
     @Option(help: "Throughput runs: pinned (machine_id round-robin over the agents), any (unpinned), or both.")
     var throughputModes: String = "pinned,any"
 
+    @Option(help: "Most runs in flight during the throughput measurement (each busy agent holds a second socket).")
+    var maxInFlight: Int = 1000
+
     @Option(help: "Running runs cancelled for cancel latency.")
     var cancelSamples: Int = 50
 

@@ -60,6 +60,15 @@ final class Ledger: Sendable {
         }
     }
 
+    /// HTTP calls per endpoint (the last path component before the query, ids dropped).
+    let calls = Mutex<[String: Int]>([:])
+
+    func count(_ path: String) {
+        let trimmed = path.split(separator: "?").first ?? ""
+        let name = trimmed.split(separator: "/").last.map(String.init) ?? ""
+        calls.withLock { $0[name, default: 0] += 1 }
+    }
+
     func error(_ what: String) { state.withLock { $0.errors[what, default: 0] += 1 } }
 
     var completedCount: Int { state.withLock { $0.completedCount } }
@@ -114,10 +123,12 @@ final class Link: @unchecked Sendable {
     private let endpoint: Mutex<Endpoint>
     private let connection = Mutex<HTTPConnection?>(nil)
     let group: any EventLoopGroup
+    let ledger: Ledger?
 
-    init(endpoint: Endpoint, group: any EventLoopGroup) {
+    init(endpoint: Endpoint, group: any EventLoopGroup, ledger: Ledger? = nil) {
         self.endpoint = Mutex(endpoint)
         self.group = group
+        self.ledger = ledger
     }
 
     func retarget(_ endpoint: Endpoint) {
@@ -137,6 +148,7 @@ final class Link: @unchecked Sendable {
         _ method: HTTPMethod, _ path: String, bearer: String?, body: [UInt8]? = nil,
         headers: [(String, String)] = [], timeout: TimeAmount = .seconds(30)
     ) async throws -> HTTPConnection.Response {
+        ledger?.count((method == .GET ? "GET " : "") + path)
         var current = connection.withLock { $0 }
         if current == nil || current?.isActive == false {
             let target = endpoint.withLock { $0 }
@@ -234,8 +246,8 @@ final class SimulatedAgent: @unchecked Sendable {
         self.fingerprint = "bench-\(runTag)-\(index)"
         self.ledger = ledger
         self.pollWait = pollWait
-        pollLink = Link(endpoint: endpoint, group: group)
-        runLink = Link(endpoint: endpoint, group: group)
+        pollLink = Link(endpoint: endpoint, group: group, ledger: ledger)
+        runLink = Link(endpoint: endpoint, group: group, ledger: ledger)
     }
 
     var isBusy: Bool { current.withLock { $0 != nil } }
@@ -249,6 +261,7 @@ final class SimulatedAgent: @unchecked Sendable {
                 pools: pools.isEmpty ? nil : pools))
         let response = try await runLink.send(.POST, "/v1/agent/register", bearer: credential, body: Array(body))
         try check(response, "/v1/agent/register")
+        runLink.close()
         let registered = try decode(AgentRegisterResponse.self, response, path: "register")
         machineID = registered.machineID
         token = registered.machineToken
@@ -380,7 +393,12 @@ final class SimulatedAgent: @unchecked Sendable {
     }
 
     private func execute(runID: String, attempt: Int) async {
-        defer { current.withLock { if $0?.runID == runID { $0 = nil } } }
+        defer {
+            // The run's connection is closed after each run, so 10,000 agents hold one socket
+            // each when idle (the open-file limit counts both ends on one host).
+            runLink.close()
+            current.withLock { if $0?.runID == runID { $0 = nil } }
+        }
         let base = "/v1/agent/runs/\(runID)"
         let claim: RunClaimResponse
         do {
