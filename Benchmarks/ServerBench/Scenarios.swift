@@ -219,9 +219,11 @@ final class Bench: @unchecked Sendable {
                 }
             }
             for _ in 0..<min(options.joinConcurrency, count) { add() }
+            var finished = 0
             while try await group.next() != nil {
+                finished += 1
                 if next < count { add() }
-                if next % 1000 == 0, next > 0 { log("joined \(next)") }
+                if finished % 1000 == 0 { log("joined \(finished)") }
             }
         }
         let joined = ContinuousClock.now - start
@@ -270,7 +272,8 @@ final class Bench: @unchecked Sendable {
         for pinned in [true, false] {
             var samples: [Double] = []
             var missing = 0
-            let total = pinned ? options.dispatchSamples : max(options.dispatchSamples / 2, 1)
+            let total = pinned ? options.dispatchSamples : options.unpinnedSamples
+            if total == 0 { continue }
             let cpu0 = serverCPU()
             for _ in 0..<total {
                 // Wait until no run is in flight, so every sample meets idle, polling agents.
@@ -486,6 +489,15 @@ final class Bench: @unchecked Sendable {
     // MARK: f. kill -9 during a burst
 
     func crashBurst() async throws {
+        // Only --crash-agents agents stay: the others are killed (sockets closed), so the
+        // burst's unpinned runs wake that many polls, and busy agents' second sockets fit
+        // under the open-file limit.
+        let keep = min(options.crashAgents, agents.count)
+        let dropped = agents.dropFirst(keep).filter { !$0.isKilled }
+        for agent in dropped { agent.kill() }
+        // A poll whose client went away still waits out its `wait` on the server, and a
+        // run offered to it then waits for the 20 s offer timeout: let those polls end.
+        if !dropped.isEmpty { try await Task.sleep(for: .seconds(options.pollWait + 5)) }
         let link = newLink()
         let burst = options.burst
         let workflow = workflows["burst"]!
@@ -546,7 +558,7 @@ final class Bench: @unchecked Sendable {
                 measure: "f. kill -9 during a \(burst)-run burst: runs lost", result: "\(lost)",
                 target: "0", verdict: lost == 0 && allTerminal ? "met" : "missed",
                 notes:
-                    "killed with \(doneAtKill) completed; restarted in \(fmt((restarted - killed).seconds)) s; all terminal \(allTerminal ? "after \(fmt((recovered - restarted).seconds)) s" : "NOT within \(options.recoverySeconds) s"); statuses: \(breakdown)\(extra > 0 ? "; \(extra) unexpected runs" : "")"
+                    "\(keep) agents; killed with \(doneAtKill) completed; restarted in \(fmt((restarted - killed).seconds)) s; all terminal \(allTerminal ? "after \(fmt((recovered - restarted).seconds)) s" : "NOT within \(options.recoverySeconds) s"); statuses: \(breakdown)\(extra > 0 ? "; \(extra) unexpected runs" : "")"
             ))
         rows.append(
             Row(

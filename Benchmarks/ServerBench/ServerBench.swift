@@ -44,6 +44,9 @@ struct ServerBench: AsyncParsableCommand {
     @Option(help: "Runs timed for dispatch latency (pinned; half as many unpinned).")
     var dispatchSamples: Int = 200
 
+    @Option(help: "Unpinned runs timed for dispatch latency (each wakes every idle poll).")
+    var unpinnedSamples: Int = 20
+
     @Option(help: "No-op steps per run.")
     var steps: Int = 4
 
@@ -67,6 +70,9 @@ struct ServerBench: AsyncParsableCommand {
 
     @Option(help: "Runs in the kill -9 burst; 0 skips it.")
     var burst: Int = 10_000
+
+    @Option(help: "Agents kept for the kill -9 burst (the others are killed first).")
+    var crashAgents: Int = 1000
 
     @Option(help: "Share of the burst completed when the server is killed.")
     var killFraction: Double = 0.3
