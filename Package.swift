@@ -22,6 +22,9 @@ let package = Package(
         .package(url: "https://github.com/vapor/sqlite-nio", from: "1.13.2"),
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        // Already in the graph (Hummingbird, AsyncHTTPClient); named for the server benchmark's
+        // lean HTTP/1.1 client.
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.81.0"),
     ],
     targets: [
         // One C module per system library; macros and setjmp-based error handling live in shim.h.
@@ -96,6 +99,19 @@ let package = Package(
             name: "desktop-bench",
             dependencies: ["Desktop"],
             path: "Benchmarks/DesktopBench"
+        ),
+        // The control plane under load for scripts/bench-server: the real server binary and
+        // simulated null-desktop agents speaking the agent protocol over loopback HTTP.
+        .executableTarget(
+            name: "server-bench",
+            dependencies: [
+                "CyberdeskAPI",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            path: "Benchmarks/ServerBench"
         ),
         // Helpers shared by the test targets: private Xvfb servers, X clients (xterm running
         // cat, an event-recording window), child processes, collected logs.

@@ -398,7 +398,14 @@ class Bench:
         self.phase("report")
         (self.work / "results.json").write_text(json.dumps(self.results, indent=1, ensure_ascii=False))
         report = Report(self.results, self.args).markdown()
-        Path(self.args.out).write_text(report)
+        # The server section (scripts/bench-server) lives in the same file: keep it.
+        out = Path(self.args.out)
+        if out.exists():
+            previous = out.read_text()
+            marker = previous.find("\n# Server (control plane)")
+            if marker >= 0:
+                report = report.rstrip("\n") + "\n" + previous[marker:]
+        out.write_text(report)
 
 
 def without_samples(value):

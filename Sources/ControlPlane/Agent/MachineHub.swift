@@ -14,11 +14,6 @@ import Synchronization
 /// exists only in memory: commands waiting for their machine, and cancel notices (which
 /// heartbeats also carry, from the store).
 public final class MachineHub: Sendable {
-    struct Waiter {
-        var machineID: String
-        var continuation: CheckedContinuation<Void, Never>
-    }
-
     struct PendingCommand {
         var machineID: String
         var command: AgentCommand
@@ -34,7 +29,9 @@ public final class MachineHub: Sendable {
     struct State {
         var generations: [String: UInt64] = [:]
         var allGeneration: UInt64 = 0
-        var waiters: [UUID: Waiter] = [:]
+        /// Waiting polls by machine, so waking one machine does not look at every poll
+        /// (10,000 agents long-poll one server).
+        var waiters: [String: [UUID: CheckedContinuation<Void, Never>]] = [:]
         var notices: [String: [AgentMessage]] = [:]
         var commands: [String: PendingCommand] = [:]
         /// Events for the other replicas, coalesced until sent.
@@ -66,8 +63,7 @@ public final class MachineHub: Sendable {
     private func wakeHere(_ machineID: String) {
         let woken = state.withLock { state -> [CheckedContinuation<Void, Never>] in
             state.generations[machineID, default: 0] &+= 1
-            let ids = state.waiters.filter { $0.value.machineID == machineID }.map(\.key)
-            return ids.compactMap { state.waiters.removeValue(forKey: $0)?.continuation }
+            return Array((state.waiters.removeValue(forKey: machineID) ?? [:]).values)
         }
         for continuation in woken { continuation.resume() }
     }
@@ -83,9 +79,26 @@ public final class MachineHub: Sendable {
         let woken = state.withLock { state -> [CheckedContinuation<Void, Never>] in
             state.allGeneration &+= 1
             defer { state.waiters.removeAll() }
-            return state.waiters.values.map(\.continuation)
+            return state.waiters.values.flatMap(\.values)
         }
         for continuation in woken { continuation.resume() }
+    }
+
+    /// Wakes the polls that may take these new runs: a pinned run can go only to its
+    /// machine, so only that poll looks at the store; an unpinned one wakes every poll.
+    public func wake(forNew runs: [StoredRun]) {
+        let pinned = runs.compactMap(\.pinnedMachineID)
+        guard pinned.count == runs.count else { return wakeAll() }
+        for machineID in Set(pinned) { wake(machineID) }
+    }
+
+    /// Wakes the polls a run's end may concern: its machine is free again, and only a
+    /// session run can make another machine's next run eligible (a later run of the session).
+    /// Waking every poll on every completion made each run cost a store look per connected
+    /// machine.
+    public func wake(afterEnding stored: StoredRun) {
+        if let machineID = stored.assignedMachineID { wake(machineID) }
+        if stored.run.sessionID != nil { wakeAll() }
     }
 
     /// Waits until the machine is woken, `timeout` passes, or the task is cancelled.
@@ -106,14 +119,18 @@ public final class MachineHub: Sendable {
                 let resumeNow = state.withLock { state -> Bool in
                     let current = (state.generations[machineID] ?? 0) &+ state.allGeneration
                     if current != stamp || Task.isCancelled { return true }
-                    state.waiters[id] = Waiter(machineID: machineID, continuation: continuation)
+                    state.waiters[machineID, default: [:]][id] = continuation
                     return false
                 }
                 if resumeNow { continuation.resume() }
             }
         } onCancel: {
-            let waiter = state.withLock { $0.waiters.removeValue(forKey: id) }
-            waiter?.continuation.resume()
+            let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
+                let waiter = state.waiters[machineID]?.removeValue(forKey: id)
+                if state.waiters[machineID]?.isEmpty == true { state.waiters[machineID] = nil }
+                return waiter
+            }
+            waiter?.resume()
         }
     }
 

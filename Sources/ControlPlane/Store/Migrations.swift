@@ -172,6 +172,13 @@ enum Migrations {
                 // never the keys), so a replica started with other key files is refused.
                 ["CREATE TABLE server_settings (name TEXT PRIMARY KEY, value TEXT NOT NULL)"]
             ),
+            (
+                8,
+                // Every agent connect closes the machine's open connections: without this
+                // index that was a scan of the whole table (twice, with the count), so
+                // 10,000 agents joining cost quadratic time.
+                ["CREATE INDEX connections_machine ON connections (machine_id, status)"]
+            ),
         ]
     }
 }

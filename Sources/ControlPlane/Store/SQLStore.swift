@@ -452,6 +452,32 @@ struct SQLStoreTransaction: StoreTransaction {
         ).map { try decode(StoredRun.self, $0) }
     }
 
+    func idleMachineIDs(organizationID: String, poolIDs: [String], limit: Int) async throws -> [String] {
+        var sql = """
+            SELECT m.id FROM machines m
+            WHERE m.organization_id = ? AND m.status = 'connected' AND m.is_available = 1
+              AND m.reserved_session_id IS NULL
+              AND NOT EXISTS (SELECT 1 FROM runs r WHERE r.holds_machine = m.id)
+            """
+        var binds: [SQLValue] = [.text(organizationID)]
+        for poolID in Set(poolIDs) {
+            sql += " AND EXISTS (SELECT 1 FROM pool_machines pm WHERE pm.machine_id = m.id AND pm.pool_id = ?)"
+            binds.append(.text(poolID))
+        }
+        sql += " ORDER BY m.last_seen, m.id LIMIT ?"
+        binds.append(.int(Int64(limit)))
+        return try await connection.query(sql, binds).map { try $0.text("id") }
+    }
+
+    func waitingRuns(limit: Int) async throws -> [StoredRun] {
+        try await connection.query(
+            """
+            SELECT doc FROM runs WHERE status = 'scheduling' AND assigned_machine_id IS NULL
+            ORDER BY is_priority DESC, sequence, id LIMIT ?
+            """, [.int(Int64(limit))]
+        ).map { try decode(StoredRun.self, $0) }
+    }
+
     func runsToSweep(offeredBefore: Date, leaseBefore: Date) async throws -> [StoredRun] {
         try await connection.query(
             """

@@ -108,6 +108,12 @@ public protocol StoreTransaction: Sendable {
     func activeRuns(onMachine machineID: String) async throws -> [StoredRun]
     /// Runs whose offer lapsed (offered before `offeredBefore`, never claimed) or whose
     /// lease ended before `leaseBefore`, in any organization.
+    /// Machines of the organization that could take a run now — connected, available,
+    /// holding no run and no session — and members of every pool in `poolIDs`; at most
+    /// `limit`, longest idle first. For waking only the polls that can take new work.
+    func idleMachineIDs(organizationID: String, poolIDs: [String], limit: Int) async throws -> [String]
+    /// The oldest runs waiting for a machine, in every organization.
+    func waitingRuns(limit: Int) async throws -> [StoredRun]
     func runsToSweep(offeredBefore: Date, leaseBefore: Date) async throws -> [StoredRun]
     /// Connected machines not seen since `date`, in any organization.
     /// A server-wide setting; `claimSetting` stores `value` unless one is stored already
