@@ -41,7 +41,7 @@ public struct InProcessServer: Sendable {
         let task = Task {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { try await application.runService() }
-                if store.cluster != nil { group.addTask { try await cluster.run() } }
+                group.addTask { try await cluster.run() }
                 group.addTask {
                     while !Task.isCancelled {
                         _ = try? await sweeper.sweep()

@@ -597,7 +597,7 @@ struct AgentController {
             return stored
         }
         app.hub.wake(call.machineID)
-        app.hub.wake(afterEnding: stored)
+        await WakePlanner(app: app).wake(afterEnding: stored)
         app.logger.info(
             "run completed",
             metadata: [

@@ -95,7 +95,11 @@ public struct LeaseSweeper: Service {
             changed += 1
             app.logger.warning("machine disconnected", metadata: ["machine.id": "\(machine.id)"])
         }
-        if !freedMachines.isEmpty { app.hub.wakeAll() }
+        if !freedMachines.isEmpty {
+            // Requeued runs and freed machines: the polls that can take them look again.
+            await WakePlanner(app: app).wakeForQueue()
+            app.hub.publishQueueChanged()
+        }
         return changed
     }
 }

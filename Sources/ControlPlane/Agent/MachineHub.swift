@@ -60,7 +60,8 @@ public final class MachineHub: Sendable {
         publish("w:\(machineID)")
     }
 
-    private func wakeHere(_ machineID: String) {
+    /// Wakes the machine's poll on this replica only.
+    public func wakeHere(_ machineID: String) {
         let woken = state.withLock { state -> [CheckedContinuation<Void, Never>] in
             state.generations[machineID, default: 0] &+= 1
             return Array((state.waiters.removeValue(forKey: machineID) ?? [:]).values)
@@ -84,21 +85,18 @@ public final class MachineHub: Sendable {
         for continuation in woken { continuation.resume() }
     }
 
-    /// Wakes the polls that may take these new runs: a pinned run can go only to its
-    /// machine, so only that poll looks at the store; an unpinned one wakes every poll.
-    public func wake(forNew runs: [StoredRun]) {
-        let pinned = runs.compactMap(\.pinnedMachineID)
-        guard pinned.count == runs.count else { return wakeAll() }
-        for machineID in Set(pinned) { wake(machineID) }
-    }
+    /// The machines with a poll waiting on this replica.
+    public func waitingMachineIDs() -> Set<String> { state.withLock { Set($0.waiters.keys) } }
 
-    /// Wakes the polls a run's end may concern: its machine is free again, and only a
-    /// session run can make another machine's next run eligible (a later run of the session).
-    /// Waking every poll on every completion made each run cost a store look per connected
-    /// machine.
-    public func wake(afterEnding stored: StoredRun) {
-        if let machineID = stored.assignedMachineID { wake(machineID) }
-        if stored.run.sessionID != nil { wakeAll() }
+    public var hasWaitingPolls: Bool { state.withLock { !$0.waiters.isEmpty } }
+
+    /// Tells the other replicas that runs are waiting that their polls may take
+    /// (`WakePlanner` decides which).
+    public func publishQueueChanged() { publish("q") }
+
+    /// Whether `payload` is another replica's `publishQueueChanged`.
+    public func isQueueChange(_ payload: String) -> Bool {
+        payload.hasSuffix(" q") && !payload.hasPrefix(replicaID + " ")
     }
 
     /// Waits until the machine is woken, `timeout` passes, or the task is cancelled.

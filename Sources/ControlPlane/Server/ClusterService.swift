@@ -8,11 +8,12 @@ import Synchronization
 ///   raised after the change commits), coalesced into one transaction per batch;
 /// - LISTENs for the other replicas' and applies them to this replica's hub, so a run
 ///   created on replica A wakes an agent long-polling replica B at once;
-/// - once a second looks at the queue of waiting runs and wakes this replica's polls when
-///   it changed, so offers still flow when notifications are lost or unavailable (a
-///   reconnecting listener, or PgBouncer in transaction mode);
+/// - once a second looks at the queue of waiting runs and, when it changed, wakes the polls
+///   that can take them (`WakePlanner`), so offers still flow when notifications are lost
+///   or unavailable (a reconnecting listener, PgBouncer in transaction mode) and when a
+///   woken machine took another run than the one it was woken for; a single server with
+///   the embedded store runs this part only;
 /// - samples the database clock, which every replica judges leases by.
-/// With an embedded store it returns at once.
 public struct ClusterService: Service {
     static let channel = "cyberdesk_hub"
 
@@ -25,11 +26,13 @@ public struct ClusterService: Service {
     }
 
     public func run() async throws {
-        guard let cluster = app.store.cluster else { return }
+        let cluster = app.store.cluster
         try await untilShutdown {
             await withTaskGroup(of: Void.self) { group in
-                group.addTask { await publish(cluster) }
-                group.addTask { await listen(cluster) }
+                if let cluster {
+                    group.addTask { await publish(cluster) }
+                    group.addTask { await listen(cluster) }
+                }
                 group.addTask { await pollQueue(cluster) }
                 await group.next()
                 group.cancelAll()
@@ -57,7 +60,11 @@ public struct ClusterService: Service {
                     // Anything sent while not listening is covered by one look now.
                     hub.wakeAllHere()
                 } _: { payload in
-                    hub.receive(payload)
+                    if hub.isQueueChange(payload) {
+                        await WakePlanner(app: app).wakeForQueue()
+                    } else {
+                        hub.receive(payload)
+                    }
                 }
             } catch {
                 if Task.isCancelled { return }
@@ -67,11 +74,11 @@ public struct ClusterService: Service {
         }
     }
 
-    private func pollQueue(_ cluster: any ClusterChannel) async {
+    private func pollQueue(_ cluster: (any ClusterChannel)?) async {
         var last: [Int64] = []
         var clockSampled = ContinuousClock.now - .seconds(3600)
         while !Task.isCancelled {
-            if ContinuousClock.now - clockSampled > .seconds(10), let clock = app.databaseClock {
+            if ContinuousClock.now - clockSampled > .seconds(10), let cluster, let clock = app.databaseClock {
                 do {
                     try await clock.sample(cluster)
                     clockSampled = .now
@@ -80,7 +87,7 @@ public struct ClusterService: Service {
                 }
             }
             if let signature = try? await app.store.transaction({ try await $0.waitingRunsSignature() }) {
-                if signature != last, signature.first ?? 0 > 0 { app.hub.wakeAllHere() }
+                if signature != last, signature.first ?? 0 > 0 { await WakePlanner(app: app).wakeForQueue() }
                 last = signature
             }
             try? await Task.sleep(for: fallbackInterval)

@@ -470,12 +470,20 @@ struct SQLStoreTransaction: StoreTransaction {
     }
 
     func waitingRuns(limit: Int) async throws -> [StoredRun] {
-        try await connection.query(
-            """
-            SELECT doc FROM runs WHERE status = 'scheduling' AND assigned_machine_id IS NULL
-            ORDER BY is_priority DESC, sequence, id LIMIT ?
-            """, [.int(Int64(limit))]
-        ).map { try decode(StoredRun.self, $0) }
+        // The first in line and the newest: a backlog nobody can take must not hide new work.
+        var runs: [String: StoredRun] = [:]
+        for order in ["is_priority DESC, sequence, id", "sequence DESC, id DESC"] {
+            for row in try await connection.query(
+                """
+                SELECT doc FROM runs WHERE status = 'scheduling' AND assigned_machine_id IS NULL
+                ORDER BY \(order) LIMIT ?
+                """, [.int(Int64(limit))])
+            {
+                let stored = try decode(StoredRun.self, row)
+                runs[stored.id] = stored
+            }
+        }
+        return runs.values.sorted { $0.sequence < $1.sequence }
     }
 
     func runsToSweep(offeredBefore: Date, leaseBefore: Date) async throws -> [StoredRun] {

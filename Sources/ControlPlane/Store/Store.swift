@@ -112,7 +112,8 @@ public protocol StoreTransaction: Sendable {
     /// holding no run and no session — and members of every pool in `poolIDs`; at most
     /// `limit`, longest idle first. For waking only the polls that can take new work.
     func idleMachineIDs(organizationID: String, poolIDs: [String], limit: Int) async throws -> [String]
-    /// The oldest runs waiting for a machine, in every organization.
+    /// Runs waiting for a machine, in every organization: the `limit` first in line and the
+    /// `limit` newest.
     func waitingRuns(limit: Int) async throws -> [StoredRun]
     func runsToSweep(offeredBefore: Date, leaseBefore: Date) async throws -> [StoredRun]
     /// Connected machines not seen since `date`, in any organization.

@@ -7,7 +7,7 @@ struct RunsController {
         api.add(.post, "/v1/runs") { call in
             let request = try Self.request(try call.decode(RunCreate.self))
             let runs = try await call.app.runs.create([request], organizationID: call.organizationID)
-            call.app.hub.wake(forNew: runs)
+            await WakePlanner(app: call.app).wake(for: runs)
             return try .json(runs[0].run, status: .created)
         }
 
@@ -25,7 +25,7 @@ struct RunsController {
             let request = try Self.request(single)
             let runs = try await call.app.runs.create(
                 Array(repeating: request, count: bulk.count), organizationID: call.organizationID)
-            call.app.hub.wake(forNew: runs)
+            await WakePlanner(app: call.app).wake(for: runs)
             return try .json(
                 RunBulkCreateResponse(createdRuns: runs.map(\.run), failedCount: 0, errors: []), status: .created)
         }
@@ -60,7 +60,7 @@ struct RunsController {
             }
             let runs = try await call.app.runs.create(
                 requests, organizationID: call.organizationID, newSessionID: existingSession == nil ? sessionID : nil)
-            call.app.hub.wake(forNew: runs)
+            await WakePlanner(app: call.app).wake(for: runs)
             return try .json(WorkflowChainResponse(sessionID: sessionID, runIDs: runs.map(\.id)), status: .created)
         }
 
@@ -165,7 +165,7 @@ struct RunsController {
                     call.app.hub.post(AgentMessage(id: "cancel:\(id)", type: .cancel, runID: id), to: machineID)
                 }
             }
-            if requested?.isTerminal == true { call.app.hub.wake(afterEnding: updated) }
+            if requested?.isTerminal == true { await WakePlanner(app: call.app).wake(afterEnding: updated) }
             return try .json(updated.run)
         }
 
@@ -220,7 +220,7 @@ struct RunsController {
             retry.poolIDs = try requireUUIDs(retry.poolIDs, field: "pool_ids")
             retry.sessionID = try retry.sessionID.map { try requireUUID($0, field: "session_id") }
             let stored = try await call.app.runs.retry(runID: id, organizationID: call.organizationID, with: retry)
-            call.app.hub.wakeAll()
+            await WakePlanner(app: call.app).wake(for: [stored])
             return try .json(stored.run)
         }
     }
