@@ -45,7 +45,7 @@ struct ServerBench: AsyncParsableCommand {
     var dispatchSamples: Int = 200
 
     @Option(help: "Unpinned runs timed for dispatch latency (each wakes every idle poll).")
-    var unpinnedSamples: Int = 20
+    var unpinnedSamples: Int = 10
 
     @Option(help: "No-op steps per run.")
     var steps: Int = 4
@@ -78,7 +78,7 @@ struct ServerBench: AsyncParsableCommand {
     var killFraction: Double = 0.3
 
     @Option(help: "Seconds allowed after the restart for every burst run to end.")
-    var recoverySeconds: Int = 300
+    var recoverySeconds: Int = 900
 
     @Option(help: "Scenarios to run, comma-separated: agents,dispatch,throughput,cancel,killed,crash.")
     var scenarios: String = "agents,dispatch,throughput,cancel,killed,crash"
