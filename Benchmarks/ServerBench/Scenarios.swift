@@ -482,7 +482,7 @@ final class Bench: @unchecked Sendable {
                 measure: "e. killed agent's run marked error", result: "\(fmt(kill.max)) s (max of \(kill.count))",
                 target: "≤ 45 s", verdict: kill.count > 0 && kill.max <= 45 ? "met" : "missed",
                 notes:
-                    "kill → status error, polled every 0.25 s; from the agent's last heartbeat \(fmt(beat.p(50))) s p50, \(fmt(beat.max)) s max (lease 30 s + grace 15 s + sweeper ≤ 1 s); \(unresolved) not marked within 120 s"
+                    "kill → status error, polled every 0.25 s; from the agent's last heartbeat \(fmt(beat.p(50))) s p50, \(fmt(beat.max)) s max (lease 30 s + lost grace 10 s + sweeper ≤ 1 s); \(unresolved) not marked within 120 s"
             ))
     }
 
