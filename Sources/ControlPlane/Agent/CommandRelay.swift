@@ -20,7 +20,7 @@ enum CommandRelay {
         let time = app.now()
         try await app.store.transaction { try await $0.insertCommand(command, machineID: machineID, at: time) }
         defer {
-            Task { try? await app.store.transaction { try await $0.deleteCommands(ids: [id], createdBefore: nil) } }
+            Task { try? await app.store.transaction { try await $0.deleteCommand(id: id) } }
         }
         return try await withThrowingTaskGroup(of: CommandResult.self) { group in
             // Answered here, or the timeout (gateway timeout) for both paths.

@@ -50,15 +50,21 @@ struct WakePlanner: Sendable {
             var poolIDs: [String]
         }
         var groups: [Group: Int] = [:]
+        // The machines bound sessions hold, read in one transaction.
+        let sessionIDs: Set<String> = Set(runs.filter { $0.pinnedMachineID == nil }.compactMap(\.run.sessionID))
+        let bound =
+            (try? await app.store.transaction { tx -> [String: String] in
+                var bound: [String: String] = [:]
+                for sessionID in sessionIDs {
+                    bound[sessionID] = try await tx.session(id: sessionID, forUpdate: false)?.machineID
+                }
+                return bound
+            }) ?? [:]
         for stored in runs {
             if let pinned = stored.pinnedMachineID {
                 targets.insert(pinned)
-            } else if let sessionID = stored.run.sessionID,
-                let bound = try? await app.store.transaction({
-                    try await $0.session(id: sessionID, forUpdate: false)?.machineID
-                })
-            {
-                targets.insert(bound)
+            } else if let sessionID = stored.run.sessionID, let machineID = bound[sessionID] {
+                targets.insert(machineID)
             } else {
                 groups[Group(organizationID: stored.organizationID, poolIDs: stored.run.poolIDs.sorted()), default: 0] +=
                     1

@@ -26,17 +26,15 @@ public struct Sweeper: Service {
         let now = Date()
         let removed =
             try await store.exclusively(AdvisoryLock.idempotency) {
-                try await store.transaction { tx in
+                let removed = try await store.transaction { tx in
                     // Commands left by a replica that died while waiting for the result.
-                    try await tx.deleteCommands(ids: [], createdBefore: now.addingTimeInterval(-3600))
+                    try await tx.deleteCommands(createdBefore: now.addingTimeInterval(-3600))
                     return try await tx.deleteIdempotencyEntries(olderThan: now.addingTimeInterval(-24 * 3600))
                 }
+                try await (blobs as? DatabaseBlobStore)?.deleteAbandonedUploads(
+                    startedBefore: now.addingTimeInterval(-3600))
+                return removed
             } ?? 0
-        if let blobs = blobs as? DatabaseBlobStore {
-            _ = try await store.exclusively(AdvisoryLock.idempotency) {
-                try await blobs.deleteAbandonedUploads(startedBefore: now.addingTimeInterval(-3600))
-            }
-        }
         if removed > 0 { logger.debug("idempotency keys expired", metadata: ["count": "\(removed)"]) }
     }
 }

@@ -555,11 +555,12 @@ struct SQLStoreTransaction: StoreTransaction {
             status: Int(try row.int("result_status")))
     }
 
-    func deleteCommands(ids: [String], createdBefore: Date?) async throws {
-        for id in ids { try await connection.query("DELETE FROM machine_commands WHERE id = ?", [.text(id)]) }
-        if let createdBefore {
-            try await connection.query("DELETE FROM machine_commands WHERE created_at < ?", [.date(createdBefore)])
-        }
+    func deleteCommand(id: String) async throws {
+        try await connection.query("DELETE FROM machine_commands WHERE id = ?", [.text(id)])
+    }
+
+    func deleteCommands(createdBefore date: Date) async throws {
+        try await connection.query("DELETE FROM machine_commands WHERE created_at < ?", [.date(date)])
     }
 
     func waitingRunsSignature() async throws -> [Int64] {

@@ -130,7 +130,9 @@ public protocol StoreTransaction: Sendable {
     /// Stores the machine's answer; false when no such unanswered command is waiting.
     func completeCommand(id: String, machineID: String, result: CommandResult, at time: Date) async throws -> Bool
     func commandResult(id: String) async throws -> CommandResult?
-    func deleteCommands(ids: [String], createdBefore: Date?) async throws
+    func deleteCommand(id: String) async throws
+    /// Commands older than `date`, left by a replica that stopped while waiting.
+    func deleteCommands(createdBefore date: Date) async throws
 
     /// The count and newest sequence of runs waiting for a machine, to notice new work.
     func waitingRunsSignature() async throws -> [Int64]
