@@ -372,8 +372,8 @@ final class SimulatedAgent: @unchecked Sendable {
         current.withLock { if $0?.runID == runID { $0?.task = task } }
     }
 
-    private func leaseBody(_ token: String, step: Int? = nil) throws -> [UInt8] {
-        Array(try encoder.encode(LeaseRequest(leaseToken: token, stepIndex: step)))
+    private func leaseBody(_ token: String) throws -> [UInt8] {
+        Array(try encoder.encode(LeaseRequest(leaseToken: token)))
     }
 
     /// Retries transient failures (server restarting) a few times, like the real agent.
@@ -428,15 +428,13 @@ final class SimulatedAgent: @unchecked Sendable {
         do {
             for (index, step) in claim.run.steps.enumerated() {
                 try Task.checkCancellation()
-                // Step start: a heartbeat carrying the step index, then the previous
-                // step's history events, as the real agent reports them.
-                if try await heartbeat(base, lease: lease, step: index) {
+                // Step start: one heartbeat carrying the step index and the previous step's
+                // history events, as the real agent reports them.
+                let cancelled = try await heartbeat(base, lease: lease, step: index, events: events)
+                events = []
+                if cancelled {
                     status = .cancelled
                     break
-                }
-                if !events.isEmpty {
-                    try await sendEvents(base, lease: lease, events: events)
-                    events = []
                 }
                 let name = step.objectValue?["func_name"]?.stringValue ?? "?"
                 if name == "wait", case .array(let args)? = step.objectValue?["args"],
@@ -480,8 +478,11 @@ final class SimulatedAgent: @unchecked Sendable {
     }
 
     /// A heartbeat; true when the server asks to cancel.
-    private func heartbeat(_ base: String, lease: String, step: Int?) async throws -> Bool {
-        let body = try leaseBody(lease, step: step)
+    private func heartbeat(_ base: String, lease: String, step: Int?, events: [JSONObject] = []) async throws
+        -> Bool
+    {
+        let body = Array(
+            try encoder.encode(HeartbeatRequest(leaseToken: lease, stepIndex: step, events: events.isEmpty ? nil : events)))
         let answer = try await retrying {
             let response = try await runLink.send(.POST, base + "/heartbeat", bearer: token, body: body)
             try check(response, base + "/heartbeat")

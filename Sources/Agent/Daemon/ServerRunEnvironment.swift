@@ -71,11 +71,19 @@ public final class ServerRunEnvironment: RunEnvironment {
     }
 
     /// Records the step locally (for a restart) and tells the server at once (a heartbeat),
-    /// so a machine lost mid-step is reported with the right step.
-    public func stepStarted(index: Int) async {
+    /// so a machine lost mid-step is reported with the right step. The heartbeat carries the
+    /// history events of the steps before; without events it is best effort (the periodic
+    /// heartbeats follow), with them it is retried like `record`.
+    public func stepStarted(index: Int, events: [JSONObject]) async throws {
         step.withLock { $0 = index }
         try? state.setHeldRun(HeldRun(runID: runID, leaseToken: lease, stepIndex: index))
-        _ = try? await client.heartbeat(runID: runID, lease: lease, stepIndex: index)
+        guard !events.isEmpty else {
+            _ = try? await client.heartbeat(runID: runID, lease: lease, stepIndex: index)
+            return
+        }
+        _ = try await retrying {
+            try await self.client.heartbeat(runID: self.runID, lease: self.lease, stepIndex: index, events: events)
+        }
     }
 
     /// Transient failures (server restarting, network blip) are retried a few times with

@@ -21,12 +21,18 @@ struct HistoryRecorder: Sendable {
         pending.append(event)
     }
 
-    /// Sends what is queued when the batch is full or old enough.
-    mutating func flushIfDue() async throws {
-        guard let first = firstPendingAt else { return }
-        if pending.count >= Self.batchSize || first.duration(to: .now) >= Self.maximumDelay {
-            try await flush()
+    /// Reports the step started, with the events queued so far (those of the steps before)
+    /// when the batch is due, in one call.
+    mutating func stepStarted(index: Int) async throws {
+        guard let first = firstPendingAt,
+            pending.count >= Self.batchSize || first.duration(to: .now) >= Self.maximumDelay
+        else {
+            try await environment.stepStarted(index: index, events: [])
+            return
         }
+        try await environment.stepStarted(index: index, events: pending)
+        pending.removeAll()
+        firstPendingAt = nil
     }
 
     mutating func flush() async throws {

@@ -24,6 +24,8 @@ public protocol RunEnvironment: Sendable {
     /// attachment id.
     func export(filename: String, path: String) async throws -> String
 
-    /// Called when a step starts, so heartbeats can report progress.
-    func stepStarted(index: Int) async
+    /// Called when a step starts, so heartbeats can report progress, with the history events
+    /// not yet sent (those of the steps before), which go to the server in the same call.
+    /// Throws when events were given and could not be sent.
+    func stepStarted(index: Int, events: [JSONObject]) async throws
 }

@@ -113,11 +113,10 @@ public struct RunExecutor: Sendable {
             logger[metadataKey: "step.index"] = "\(index)"
             logger[metadataKey: "step.func"] = "\(step.funcName)"
             logger.debug("step started")
-            await environment.stepStarted(index: index)
-            // The previous step's events go out once this step is reported started, so a
+            // The previous step's events go out with this step's start (one heartbeat), so a
             // history showing step N-1 means the server already knows the machine is on step N.
             do {
-                try await session.history.flushIfDue()
+                try await session.history.stepStarted(index: index)
             } catch {
                 let failure = StepFailure.from(error)
                 let message =

@@ -139,10 +139,15 @@ public struct AgentClient: Sendable {
             .POST, "/v1/agent/runs/\(runID)/start", json: LeaseRequest(leaseToken: lease), as: JSONValue.self)
     }
 
-    public func heartbeat(runID: String, lease: String, stepIndex: Int?) async throws -> HeartbeatResponse {
+    /// Renews the lease; `events` (the history of the steps before `stepIndex`) are
+    /// recorded in the same call.
+    public func heartbeat(runID: String, lease: String, stepIndex: Int?, events: [JSONObject]? = nil) async throws
+        -> HeartbeatResponse
+    {
         guard
             let answer = try await call(
-                .POST, "/v1/agent/runs/\(runID)/heartbeat", json: LeaseRequest(leaseToken: lease, stepIndex: stepIndex),
+                .POST, "/v1/agent/runs/\(runID)/heartbeat",
+                json: HeartbeatRequest(leaseToken: lease, stepIndex: stepIndex, events: events),
                 as: HeartbeatResponse.self)
         else { throw AgentClientError.protocolViolation("heartbeat answered without a body") }
         return answer

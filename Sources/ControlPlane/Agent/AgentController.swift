@@ -425,18 +425,24 @@ struct AgentController {
     }
 
     static func heartbeat(_ call: AgentCall) async throws -> APIResponse {
-        let lease = try call.api.decode(LeaseRequest.self)
+        let request = try call.api.decode(HeartbeatRequest.self)
         let app = call.app
         let time = Timestamp.truncated(app.now())
         let cancel = try await app.store.transaction { tx -> Bool in
-            var stored = try await leasedRun(call, token: lease.leaseToken, in: tx)
+            var stored = try await leasedRun(call, token: request.leaseToken, in: tx)
+            // The events of the steps before this one are kept even when the run was cancelled
+            // meanwhile (the agent sends nothing else for them), as `events` would.
+            if let events = request.events, !events.isEmpty {
+                appendHistory(events, to: &stored)
+                if stored.run.status == .cancelled { try await tx.save(stored) }
+            }
             if stored.run.status == .cancelled { return true }
             guard !stored.run.status.isTerminal else {
                 throw ControlPlaneError.conflict(
                     "run \(stored.id) has ended (\(stored.run.status.rawValue)); abandon it")
             }
             stored.leaseExpiresAt = time.addingTimeInterval(Double(app.agentTiming.lease))
-            if let step = lease.stepIndex { stored.stepIndex = step }
+            if let step = request.stepIndex { stored.stepIndex = step }
             try await tx.save(stored)
             return false
         }
@@ -480,12 +486,17 @@ struct AgentController {
         let request = try call.api.decode(RunEventsRequest.self)
         try await call.app.store.transaction { tx in
             var stored = try await leasedRun(call, token: request.leaseToken, in: tx)
-            var history = stored.run.runMessageHistory ?? []
-            history += request.events.map { .object($0) }
-            stored.run.runMessageHistory = Array(history.suffix(10_000))
+            appendHistory(request.events, to: &stored)
             try await tx.save(stored)
         }
         return .empty
+    }
+
+    /// Appends to the run's history, which keeps its last 10,000 events.
+    static func appendHistory(_ events: [JSONObject], to stored: inout StoredRun) {
+        var history = stored.run.runMessageHistory ?? []
+        history += events.map { .object($0) }
+        stored.run.runMessageHistory = Array(history.suffix(10_000))
     }
 
     /// The lease token of upload calls travels in a header: the body is the file.

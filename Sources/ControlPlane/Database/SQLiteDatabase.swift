@@ -37,6 +37,11 @@ public final class SQLiteDatabase: SQLDatabase {
             for pragma in [
                 "PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", "PRAGMA foreign_keys=ON",
                 "PRAGMA busy_timeout=10000",
+                // The default page cache (2 MiB) is smaller than the hot rows of a busy server
+                // (runs, machines, connections): pages were read again from the WAL and the
+                // file, 12 % of the server's time in pread under load. 64 MiB at most, filled
+                // only as pages are used; the main file is also read through a memory map.
+                "PRAGMA cache_size=-65536", "PRAGMA mmap_size=268435456",
             ] {
                 _ = try connection.query(pragma, [])
             }

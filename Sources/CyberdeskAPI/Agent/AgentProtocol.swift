@@ -335,6 +335,27 @@ public struct SecretResponse: Codable, Sendable {
 }
 
 /// `POST /v1/agent/runs/{id}/events`: entries appended to the run's message history.
+/// `POST /v1/agent/runs/{id}/heartbeat` body: renews the lease, records the step the run is
+/// at and, at a step's start, the history events of the steps before it, in one call (one
+/// transaction on the server instead of a heartbeat and an events post per step).
+public struct HeartbeatRequest: Codable, Sendable {
+    public var leaseToken: String
+    public var stepIndex: Int?
+    public var events: [JSONObject]?
+
+    public init(leaseToken: String, stepIndex: Int? = nil, events: [JSONObject]? = nil) {
+        self.leaseToken = leaseToken
+        self.stepIndex = stepIndex
+        self.events = events
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case events
+        case leaseToken = "lease_token"
+        case stepIndex = "step_index"
+    }
+}
+
 public struct RunEventsRequest: Codable, Sendable {
     public var leaseToken: String
     public var events: [JSONObject]

@@ -82,8 +82,14 @@ actor FakeRunEnvironment: RunEnvironment {
         return id
     }
 
-    func stepStarted(index: Int) async {
+    /// Like the server environment: events go with the step's start, refused from a
+    /// cancelled task.
+    func stepStarted(index: Int, events: [JSONObject]) async throws {
         startedSteps.append(index)
+        guard !events.isEmpty else { return }
+        try Task.checkCancellation()
+        recordCalls += 1
+        self.events += events
     }
 
     /// The history entries of steps, in order.
