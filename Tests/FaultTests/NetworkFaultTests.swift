@@ -74,7 +74,12 @@ extension FaultTests {
             proxy.mode = .pass
             let run = try await api.waitForRun(runID, timeout: .seconds(30), context: context)
             #expect(run["status"]?.stringValue == "success", "\(run["error"] ?? .null)\n\(context().suffix(3000))")
-            #expect(context().components(separatedBy: " connected connection.id=").count > connections, "it reconnected")
+            // The run may finish before the poll loop's backoff ends (a step's calls retry on
+            // their own): the reconnection is awaited, not assumed done.
+            #expect(
+                await eventually(timeout: .seconds(20)) {
+                    context().components(separatedBy: " connected connection.id=").count > connections
+                }, "it reconnected")
             #expect((try? String(contentsOfFile: marks, encoding: .utf8)) == "ran\n")
             #expect(await system.stopAgent() == 0)
         }

@@ -157,10 +157,11 @@ public final class RunFactory: Sendable {
 
     /// Creates runs in one transaction. Runs of one call share `files` and get consecutive
     /// sequence numbers.
-    /// `newSessionID` opens that session first (a chain's session).
-    public func create(_ requests: [Request], organizationID: String, newSessionID: String? = nil) async throws
-        -> [StoredRun]
-    {
+    /// `newSessionID` opens that session first (a chain's session). `identical` (a bulk
+    /// create: one request, many runs) looks up and checks what the runs refer to once.
+    public func create(
+        _ requests: [Request], organizationID: String, newSessionID: String? = nil, identical: Bool = false
+    ) async throws -> [StoredRun] {
         var filesPerRequest: [[StoredFile]] = []
         do {
             for request in requests { filesPerRequest.append(try await storeFiles(request.fileInputs)) }
@@ -175,7 +176,7 @@ public final class RunFactory: Sendable {
         do {
             return try await insertAll(
                 requests, ids: runIDs, sequences: sequences, files: files, organizationID: organizationID,
-                newSessionID: newSessionID, at: time)
+                newSessionID: newSessionID, identical: identical, at: time)
         } catch {
             await discard(files.flatMap { $0 })
             throw error
@@ -184,7 +185,7 @@ public final class RunFactory: Sendable {
 
     private func insertAll(
         _ requests: [Request], ids runIDs: [String], sequences: [Int64], files: [[StoredFile]], organizationID: String,
-        newSessionID: String?, at time: Date
+        newSessionID: String?, identical: Bool, at time: Date
     ) async throws -> [StoredRun] {
         try await store.transaction { tx in
             if let newSessionID {
@@ -194,20 +195,34 @@ public final class RunFactory: Sendable {
                 )
             }
             var created: [StoredRun] = []
+            var shared: Checked?
             for (index, request) in requests.enumerated() {
+                let checked: Checked
+                if identical, let shared {
+                    checked = shared
+                } else {
+                    checked = try await self.check(request, organizationID: organizationID, in: tx)
+                    shared = checked
+                }
                 created.append(
                     try await self.insert(
-                        request, id: runIDs[index], sequence: sequences[index], files: files[index],
+                        request, checked: checked, id: runIDs[index], sequence: sequences[index], files: files[index],
                         organizationID: organizationID, at: time, in: tx))
             }
             return created
         }
     }
 
-    func insert(
-        _ request: Request, id: String, sequence: Int64, files: [StoredFile], organizationID: String, at time: Date,
-        in tx: any StoreTransaction
-    ) async throws -> StoredRun {
+    /// What a request refers to, looked up and checked against the store.
+    struct Checked: Sendable {
+        var workflow: Workflow
+        var machine: Machine?
+        var pools: [Pool]
+    }
+
+    /// Looks up and checks what the request refers to: the workflow, machine, pools and
+    /// session exist and fit, and the inputs match the workflow.
+    func check(_ request: Request, organizationID: String, in tx: any StoreTransaction) async throws -> Checked {
         guard
             let workflow = try await tx.fetch(
                 Workflow.self, id: request.workflowID, organizationID: organizationID, forUpdate: false)
@@ -223,7 +238,6 @@ public final class RunFactory: Sendable {
             else { throw ControlPlaneError.notFound("pool \(poolID) not found") }
             pools.append(pool)
         }
-        var sessionID = request.sessionID
         if let existing = request.sessionID {
             guard let session = try await tx.session(id: existing, forUpdate: false),
                 session.organizationID == organizationID
@@ -236,15 +250,25 @@ public final class RunFactory: Sendable {
                     "session \(existing) runs on machine \(bound); a run of the session cannot be pinned to machine \(pinned)"
                 )
             }
-        } else if request.startSession {
+        }
+        try await InputCheck.check(
+            workflow: workflow, inputs: request.inputValues ?? [:], sensitive: request.sensitiveInputValues ?? [:],
+            machine: machine, pools: pools, in: tx)
+        return Checked(workflow: workflow, machine: machine, pools: pools)
+    }
+
+    func insert(
+        _ request: Request, checked: Checked, id: String, sequence: Int64, files: [StoredFile], organizationID: String,
+        at time: Date, in tx: any StoreTransaction
+    ) async throws -> StoredRun {
+        let workflow = checked.workflow
+        let pools = checked.pools
+        var sessionID = request.sessionID
+        if request.sessionID == nil, request.startSession {
             sessionID = id
             try await tx.insertSession(
                 SessionRecord(id: id, organizationID: organizationID, machineID: nil, isOpen: true, createdAt: time))
         }
-
-        try await InputCheck.check(
-            workflow: workflow, inputs: request.inputValues ?? [:], sensitive: request.sensitiveInputValues ?? [:],
-            machine: machine, pools: pools, in: tx)
 
         let sealed = try vault.sealAll(
             request.sensitiveInputValues ?? [:], organizationID: organizationID, ownerKind: .run, ownerID: id, now: time
@@ -273,7 +297,7 @@ public final class RunFactory: Sendable {
             run: run, pinnedMachineID: request.machineID, sequence: sequence, chainIndex: request.chainIndex)
         try await tx.insert(stored)
         // A pinned run ignores pools for scheduling (PUBLIC-API.md); they stay on the run for display.
-        if request.machineID == nil { try await tx.setRunPools(pools.map(\.id), run: id) }
+        if request.machineID == nil, !pools.isEmpty { try await tx.setRunPools(pools.map(\.id), run: id) }
         for attachment in attachments { try await tx.insert(attachment) }
         for secret in sealed.secrets { try await tx.insertSecret(secret) }
         return stored

@@ -18,21 +18,25 @@ public typealias JSONObject = [String: JSONValue]
 
 extension JSONValue: Codable {
     public init(from decoder: any Decoder) throws {
+        // Decoder offers no way to ask which kind of value comes, only to try one, and a
+        // failed try builds an error (its coding path and message): the kinds are tried
+        // most frequent first — strings, then objects — so a stored run's history and
+        // inputs decode with few failed tries. Int64 before Double keeps integers exact.
         let container = try decoder.singleValueContainer()
         if container.decodeNil() {
             self = .null
-        } else if let value = try? container.decode(Bool.self) {
-            self = .bool(value)
+        } else if let value = try? container.decode(String.self) {
+            self = .string(value)
+        } else if let value = try? container.decode([String: JSONValue].self) {
+            self = .object(value)
         } else if let value = try? container.decode(Int64.self) {
             self = .int(value)
         } else if let value = try? container.decode(Double.self) {
             self = .double(value)
-        } else if let value = try? container.decode(String.self) {
-            self = .string(value)
+        } else if let value = try? container.decode(Bool.self) {
+            self = .bool(value)
         } else if let value = try? container.decode([JSONValue].self) {
             self = .array(value)
-        } else if let value = try? container.decode([String: JSONValue].self) {
-            self = .object(value)
         } else {
             throw DecodingError.dataCorruptedError(in: container, debugDescription: "not a JSON value")
         }

@@ -24,7 +24,7 @@ struct RunsController {
                 isPriority: bulk.isPriority)
             let request = try Self.request(single)
             let runs = try await call.app.runs.create(
-                Array(repeating: request, count: bulk.count), organizationID: call.organizationID)
+                Array(repeating: request, count: bulk.count), organizationID: call.organizationID, identical: true)
             await WakePlanner(app: call.app).wake(for: runs)
             return try .json(
                 RunBulkCreateResponse(createdRuns: runs.map(\.run), failedCount: 0, errors: []), status: .created)
