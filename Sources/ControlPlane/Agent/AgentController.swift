@@ -237,8 +237,11 @@ struct AgentController {
         app.hub.acknowledge(acknowledged, machineID: call.machineID)
         let draining = try call.api.queryBool("draining") ?? false
 
-        try await touch(call, connectionID: connectionID)
+        if try await touch(call, connectionID: connectionID) { app.hub.forgetQuiet(call.machineID) }
         let deadline = ContinuousClock.now + .seconds(wait)
+        // An idle machine renewing its poll: when its last look found nothing and nothing
+        // changed since (`MachineHub.isQuiet`), the renewal goes straight to waiting.
+        var look = draining || !app.hub.isQuiet(call.machineID)
         while true {
             let stamp = app.hub.stamp(call.machineID)
             var messages = app.hub.pending(for: call.machineID)
@@ -246,10 +249,12 @@ struct AgentController {
             where !messages.contains(where: { $0.id == message.id }) {
                 messages.append(message)
             }
-            if !draining, let offer = try await offer(for: call.machineID, app: app) {
+            if look, !draining, let offer = try await offer(for: call.machineID, app: app) {
                 messages.append(offer)
             }
             if !messages.isEmpty { return try .json(AgentPollResponse(messages: messages)) }
+            if look, !draining { app.hub.markQuiet(call.machineID, stamp: stamp) }
+            look = true
             let remaining = deadline - ContinuousClock.now
             if remaining <= .zero || Task.isCancelled || Task.isShuttingDownGracefully { return .empty }
             // A server stopping gracefully waits for open requests: a long poll answers at
@@ -267,9 +272,12 @@ struct AgentController {
     static let touchInterval: Double = 5
 
     /// Every poll is a heartbeat of the machine: `last_seen`, `connected`, the connection's ping.
-    static func touch(_ call: AgentCall, connectionID: String) async throws {
+    /// True when the machine was not `connected` before (the lease sweeper had marked it
+    /// disconnected), so it may now take work nobody woke it for.
+    @discardableResult
+    static func touch(_ call: AgentCall, connectionID: String) async throws -> Bool {
         let time = Timestamp.truncated(call.app.now())
-        try await call.app.store.transaction { tx in
+        return try await call.app.store.transaction { tx -> Bool in
             guard
                 var connection = try await tx.fetch(
                     Connection.self, id: connectionID, organizationID: call.organizationID, forUpdate: true),
@@ -287,13 +295,15 @@ struct AgentController {
             }
             guard
                 var machine = try await tx.fetch(Machine.self, id: call.machineID, organizationID: nil, forUpdate: true)
-            else { return }
+            else { return false }
             guard machine.status != .connected || time.timeIntervalSince(machine.lastSeen) >= touchInterval else {
-                return
+                return false
             }
+            let reconnected = machine.status != .connected
             machine.lastSeen = time
             machine.status = .connected
             try await tx.save(machine)
+            return reconnected
         }
     }
 

@@ -33,6 +33,9 @@ public final class MachineHub: Sendable {
         /// (10,000 agents long-poll one server).
         var waiters: [String: [UUID: CheckedContinuation<Void, Never>]] = [:]
         var notices: [String: [AgentMessage]] = [:]
+        /// Machines whose last look at the store found nothing for them: the stamp of that
+        /// look and when it was.
+        var quiet: [String: (stamp: UInt64, at: ContinuousClock.Instant)] = [:]
         var commands: [String: PendingCommand] = [:]
         /// Events for the other replicas, coalesced until sent.
         var outgoing: [String] = []
@@ -84,6 +87,42 @@ public final class MachineHub: Sendable {
         }
         for continuation in woken { continuation.resume() }
     }
+
+    // MARK: Quiet machines
+
+    /// How long "nothing for this machine" is trusted without a wake: a safety net for a
+    /// change that makes the machine eligible for waiting work and wakes nobody.
+    static let quietLimit: Duration = .seconds(120)
+
+    /// Records that a look at the store, begun at `stamp`, found nothing for the machine.
+    public func markQuiet(_ machineID: String, stamp: UInt64) {
+        state.withLock { $0.quiet[machineID] = (stamp, .now) }
+    }
+
+    /// Whether nothing changed for the machine since a look found nothing: no wake since
+    /// (a run pinned to it, a run it may take, a command, its run ended, it connected),
+    /// no change to machines or pools, and at most `quietLimit` ago. An idle machine's poll
+    /// renewal then waits without looking at the store again (10,000 agents renew 400 polls
+    /// a second).
+    public func isQuiet(_ machineID: String) -> Bool {
+        state.withLock { state in
+            guard let quiet = state.quiet[machineID] else { return false }
+            let current = (state.generations[machineID] ?? 0) &+ state.allGeneration
+            return quiet.stamp == current && ContinuousClock.now - quiet.at < Self.quietLimit
+        }
+    }
+
+    /// Forgets every quiet mark, here and on the other replicas: machines or pools changed,
+    /// so a machine may now take waiting work that woke nobody.
+    public func forgetQuiet() {
+        forgetQuietHere()
+        publish("r")
+    }
+
+    public func forgetQuietHere() { state.withLock { $0.quiet.removeAll() } }
+
+    /// Forgets one machine's quiet mark (it was seen again after being marked disconnected).
+    public func forgetQuiet(_ machineID: String) { _ = state.withLock { $0.quiet.removeValue(forKey: machineID) } }
 
     /// The machines with a poll waiting on this replica.
     public func waitingMachineIDs() -> Set<String> { state.withLock { Set($0.waiters.keys) } }
@@ -200,6 +239,8 @@ public final class MachineHub: Sendable {
         let event = parts[1]
         if event == "a" {
             wakeAllHere()
+        } else if event == "r" {
+            forgetQuietHere()
         } else if event.hasPrefix("w:") {
             wakeHere(String(event.dropFirst(2)))
         } else if event.hasPrefix("c:") {

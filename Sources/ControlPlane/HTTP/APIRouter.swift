@@ -20,8 +20,14 @@ struct APIRouter {
 
     func add(_ method: HTTPRequest.Method, _ path: String, _ handler: @escaping Handler) {
         let app = self.app
+        // A change to machines or pools (availability, pool membership, a session's hold,
+        // a new machine) can make a machine eligible for waiting runs without waking it:
+        // idle polls look at the store again (`MachineHub.isQuiet`).
+        let changesEligibility = method != .get && (path.hasPrefix("/v1/machines") || path.hasPrefix("/v1/pools"))
         router.on(RouterPath(path), method: method) { request, context -> Response in
-            await Self.serve(request: request, context: context, app: app, handler: handler)
+            let response = await Self.serve(request: request, context: context, app: app, handler: handler)
+            if changesEligibility, response.status.code < 300 { app.hub.forgetQuiet() }
+            return response
         }
     }
 
