@@ -356,7 +356,10 @@ struct StoreConformanceTests {
             var revoked = key
             revoked.revokedAt = Records.time(5)
             let change = revoked
+            // A read (no BEGIN/COMMIT on PostgreSQL) sees the key, then its revocation at once.
+            #expect(try await store.read { try await $0.apiKey(hash: key.hash) } == key)
             try await store.transaction { try await $0.saveAPIKey(change) }
+            #expect(try await store.read { try await $0.apiKey(hash: key.hash) }?.revokedAt == Records.time(5))
             #expect(try await store.transaction { try await $0.apiKey(hash: key.hash) }?.revokedAt == Records.time(5))
             #expect(try await store.transaction { try await $0.apiKey(hash: second.hash) }?.revokedAt == nil)
 

@@ -57,7 +57,7 @@ extension APIRouter {
 
     static func authenticateMachine(_ request: Request, app: ControlPlane) async throws -> Machine {
         let hash = Credentials.hash(try bearer(request))
-        guard let machine = try await app.store.transaction({ try await $0.machine(tokenHash: hash) }) else {
+        guard let machine = try await app.store.read({ try await $0.machine(tokenHash: hash) }) else {
             throw ControlPlaneError.unauthorized(
                 "invalid machine credential: the machine was deleted or registered again; run 'cyberdesk-agent join'")
         }

@@ -241,11 +241,13 @@ struct AgentController {
         let deadline = ContinuousClock.now + .seconds(wait)
         // An idle machine renewing its poll: when its last look found nothing and nothing
         // changed since (`MachineHub.isQuiet`), the renewal goes straight to waiting.
-        var look = draining || !app.hub.isQuiet(call.machineID)
+        var look = !app.hub.isQuiet(call.machineID)
         while true {
             let stamp = app.hub.stamp(call.machineID)
             var messages = app.hub.pending(for: call.machineID)
-            for message in try await CommandRelay.pendingFromOtherReplicas(machineID: call.machineID, app: app)
+            // Another replica's command for the machine announces itself with a wake, so a
+            // quiet machine has none waiting in the database either.
+            for message in look ? try await CommandRelay.pendingFromOtherReplicas(machineID: call.machineID, app: app) : []
             where !messages.contains(where: { $0.id == message.id }) {
                 messages.append(message)
             }

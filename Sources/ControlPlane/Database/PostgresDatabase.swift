@@ -79,6 +79,14 @@ public final class PostgresDatabase: SQLDatabase, ClusterChannel {
         }
     }
 
+    /// Reads in autocommit mode: at READ COMMITTED each statement of a transaction takes its
+    /// own snapshot anyway, so a reader loses nothing and saves `BEGIN` and `COMMIT`.
+    public func read<T: Sendable>(_ body: @Sendable (any SQLConnection) async throws -> T) async throws -> T {
+        try await client.withConnection { connection in
+            try await body(PostgresTransactionConnection(connection: connection, logger: logger, failure: TransactionFailure()))
+        }
+    }
+
     /// Whether a failed transaction lost a race and is worth running again: a deadlock or
     /// serialization failure, or a uniqueness violation the body did not handle itself (a
     /// concurrent insert won; the retry sees its row and takes the other branch).

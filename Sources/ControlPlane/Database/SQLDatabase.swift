@@ -7,7 +7,19 @@ public protocol SQLDatabase: Sendable {
     /// Runs `body` in a transaction that commits when it returns and rolls back when it throws.
     func transaction<T: Sendable>(_ body: @Sendable (any SQLConnection) async throws -> T) async throws -> T
 
+    /// Runs `body`, which only reads and takes no row locks, where each statement sees what
+    /// was committed when it starts — what a READ COMMITTED transaction gives a reader. An
+    /// engine may skip `BEGIN`/`COMMIT` (two round trips to PostgreSQL for a one-query read,
+    /// such as checking the credential of every request).
+    func read<T: Sendable>(_ body: @Sendable (any SQLConnection) async throws -> T) async throws -> T
+
     func close() async throws
+}
+
+extension SQLDatabase {
+    public func read<T: Sendable>(_ body: @Sendable (any SQLConnection) async throws -> T) async throws -> T {
+        try await transaction(body)
+    }
 }
 
 /// One connection inside a transaction.

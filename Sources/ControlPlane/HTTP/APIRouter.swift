@@ -90,7 +90,7 @@ struct APIRouter {
             throw ControlPlaneError.unauthorized("the Authorization header must be 'Bearer <API key>'")
         }
         let hash = Credentials.hash(String(parts[1]).trimmingCharacters(in: .whitespaces))
-        let key = try await app.store.transaction { try await $0.apiKey(hash: hash) }
+        let key = try await app.store.read { try await $0.apiKey(hash: hash) }
         guard let key, key.revokedAt == nil else {
             throw ControlPlaneError.unauthorized("invalid or revoked API key")
         }

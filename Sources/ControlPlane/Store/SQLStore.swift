@@ -41,6 +41,13 @@ public struct SQLStore: Store {
         }
     }
 
+    public func read<T: Sendable>(_ body: @Sendable (any StoreTransaction) async throws -> T) async throws -> T {
+        let dialect = database.dialect
+        return try await database.read { connection in
+            try await body(SQLStoreTransaction(connection: connection, dialect: dialect))
+        }
+    }
+
     public func ping() async -> Bool {
         (try? await database.transaction { try await $0.query("SELECT 1 AS one").count == 1 }) ?? false
     }

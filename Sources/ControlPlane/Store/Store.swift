@@ -10,6 +10,10 @@ public protocol Store: Sendable {
 
     func transaction<T: Sendable>(_ body: @Sendable (any StoreTransaction) async throws -> T) async throws -> T
 
+    /// Runs `body`, which only reads (no `forUpdate`, no writes), with each statement seeing
+    /// the latest committed data; cheaper than `transaction` where the engine allows.
+    func read<T: Sendable>(_ body: @Sendable (any StoreTransaction) async throws -> T) async throws -> T
+
     /// `true` when the database answers a trivial query.
     func ping() async -> Bool
 
