@@ -295,17 +295,19 @@ final class Bench: @unchecked Sendable {
             let cpu = serverCPU() - cpu0
             let stats = Percentiles(samples)
             let what = pinned ? "machine_id pinned" : "any machine (unpinned)"
+            // The issue's targets: 10 / 50 ms on SQLite, 25 / 150 ms on PostgreSQL.
+            let (p50Target, p99Target) = options.onPostgres ? (25.0, 150.0) : (10.0, 50.0)
             rows.append(
                 Row(
                     measure: "b. dispatch latency, \(what): p50", result: "\(fmt(stats.p(50))) ms",
-                    target: "≤ 10 ms", verdict: stats.p(50) <= 10 ? "met" : "missed",
+                    target: "≤ \(fmt(p50Target, 0)) ms", verdict: stats.p(50) <= p50Target ? "met" : "missed",
                     notes:
                         "\(stats.count) runs, one at a time, \(agents.count) idle agents polling; POST /v1/runs sent → offer read by the agent"
                 ))
             rows.append(
                 Row(
                     measure: "b. dispatch latency, \(what): p99", result: "\(fmt(stats.p(99))) ms",
-                    target: "≤ 50 ms", verdict: stats.p(99) <= 50 ? "met" : "missed",
+                    target: "≤ \(fmt(p99Target, 0)) ms", verdict: stats.p(99) <= p99Target ? "met" : "missed",
                     notes:
                         "max \(fmt(stats.max)) ms; \(missing) offers not seen within 30 s; server CPU \(fmt(cpu / Double(max(stats.count, 1)) * 1000)) ms per run"
                 ))
@@ -384,7 +386,8 @@ final class Bench: @unchecked Sendable {
         rows.append(
             Row(
                 measure: "c. runs per second end to end, \(pinned ? "pinned" : "unpinned") (\(options.steps) no-op steps)", result: "\(fmt(rate, 0)) runs/s",
-                target: "≥ 1,000 runs/s", verdict: rate >= 1000 ? "met" : "missed",
+                target: options.onPostgres ? "≥ 3,000 runs/s" : "≥ 1,000 runs/s",
+                verdict: rate >= (options.onPostgres ? 3000 : 1000) ? "met" : "missed",
                 notes:
                     "\(done) of \(createdCount) runs in \(fmt(elapsed)) s (creation \(fmt((creationEnd - start).seconds)) s, \(options.creators) creators, \(pinned ? "pinned round-robin" : "unpinned") over \(agentCount) agents, \(failed.value) create errors); ≈\(calls) HTTP calls per run (agent calls per run: \(perRun)); server CPU \(fmt(cpu / Double(max(done, 1)) * 1000, 2)) ms/run (\(fmt(cpu / elapsed * 100, 0)) % of a core), load generator \(fmt(benchCPU / elapsed * 100, 0)) %; load average before \(load0), after \(loadAverage())"
             ))

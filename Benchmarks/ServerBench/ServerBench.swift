@@ -23,6 +23,9 @@ struct ServerBench: AsyncParsableCommand {
     @Option(help: "Passed to the server as --database (e.g. postgres://user@host/db); default its SQLite file.")
     var database: String?
 
+    /// Whether the server runs on PostgreSQL (whose targets differ from SQLite's).
+    var onPostgres: Bool { database?.hasPrefix("postgres") == true }
+
     @Option(help: "Server processes on one database; agents are spread over them, API calls go to another one.")
     var replicas: Int = 1
 
