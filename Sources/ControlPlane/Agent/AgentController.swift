@@ -274,36 +274,39 @@ struct AgentController {
     static let touchInterval: Double = 5
 
     /// Every poll is a heartbeat of the machine: `last_seen`, `connected`, the connection's ping.
-    /// The connection must still be the machine's open one. The times are recorded for the
-    /// next sweep to write (`PollTouches`); a machine that was not `connected` (the lease
-    /// sweeper had marked it disconnected) is written at once, and true is returned: it may
-    /// now take work nobody woke it for.
+    /// True when the machine was not `connected` before (the lease sweeper had marked it
+    /// disconnected), so it may now take work nobody woke it for.
     @discardableResult
     static func touch(_ call: AgentCall, connectionID: String) async throws -> Bool {
-        let app = call.app
-        let time = Timestamp.truncated(app.now())
-        let connection = try await app.store.read {
-            try await $0.fetch(Connection.self, id: connectionID, organizationID: call.organizationID, forUpdate: false)
+        let time = Timestamp.truncated(call.app.now())
+        return try await call.app.store.transaction { tx -> Bool in
+            guard
+                var connection = try await tx.fetch(
+                    Connection.self, id: connectionID, organizationID: call.organizationID, forUpdate: true),
+                connection.machineID == call.machineID
+            else { throw ControlPlaneError.notFound("connection \(connectionID) not found; connect again") }
+            guard connection.status == .connected else {
+                throw ControlPlaneError.conflict(
+                    "connection \(connectionID) was replaced by a newer one; connect again")
+            }
+            // Polls come every few seconds from every machine: write only when the stored
+            // times are older than `touchInterval` (far below the disconnect timeout).
+            if time.timeIntervalSince(connection.lastPing) >= touchInterval {
+                connection.lastPing = time
+                try await tx.save(connection)
+            }
+            guard
+                var machine = try await tx.fetch(Machine.self, id: call.machineID, organizationID: nil, forUpdate: true)
+            else { return false }
+            guard machine.status != .connected || time.timeIntervalSince(machine.lastSeen) >= touchInterval else {
+                return false
+            }
+            let reconnected = machine.status != .connected
+            machine.lastSeen = time
+            machine.status = .connected
+            try await tx.save(machine)
+            return reconnected
         }
-        guard let connection, connection.machineID == call.machineID else {
-            throw ControlPlaneError.notFound("connection \(connectionID) not found; connect again")
-        }
-        guard connection.status == .connected else {
-            throw ControlPlaneError.conflict("connection \(connectionID) was replaced by a newer one; connect again")
-        }
-        let touch = PollTouches.Touch(
-            machineID: call.machineID, organizationID: call.organizationID, connectionID: connectionID, time: time)
-        if call.machine.status != .connected {
-            return try await app.store.transaction { try await PollTouches.apply(touch, reconnect: true, in: $0) }
-        }
-        // Polls come every few seconds from every machine: record only when the stored times
-        // are older than `touchInterval` (far below the disconnect timeout).
-        if time.timeIntervalSince(connection.lastPing) >= touchInterval
-            || time.timeIntervalSince(call.machine.lastSeen) >= touchInterval
-        {
-            app.touches.record(touch)
-        }
-        return false
     }
 
     /// The run offered to the machine: one already offered and not yet claimed, or the

@@ -21,17 +21,13 @@ public struct LeaseSweeper: Service {
         try await repeatUntilShutdown(every: interval, logger: app.logger, failure: "lease sweep failed") {
             try await sweep()
         }
-        // What the last second's polls recorded is not lost on a graceful stop.
-        try? await app.touches.flush(to: app.store)
     }
 
     /// One pass; returns the number of runs and machines changed (for tests). Replicas on
     /// one database take turns: a pass is skipped while another replica runs one.
     @discardableResult
     public func sweep() async throws -> Int {
-        // Every replica writes its own polls' touches, before anyone looks for silence.
-        try await app.touches.flush(to: app.store)
-        return try await app.store.exclusively(AdvisoryLock.sweeps) { try await sweepHere() } ?? 0
+        try await app.store.exclusively(AdvisoryLock.sweeps) { try await sweepHere() } ?? 0
     }
 
     private func sweepHere() async throws -> Int {

@@ -18,8 +18,6 @@ public struct ControlPlane: Sendable {
     public let now: @Sendable () -> Date
     /// Wakes long-polling machines and relays computer commands.
     public let hub: MachineHub
-    /// Poll renewals' "seen at" times, written by the lease sweep.
-    public let touches = PollTouches()
     /// The database's clock, when replicas share a PostgreSQL database (`now` reads it).
     public let databaseClock: DatabaseClock?
     public let agentTiming: AgentTiming
