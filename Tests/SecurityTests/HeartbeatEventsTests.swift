@@ -12,14 +12,8 @@ struct HeartbeatEventsTests {
     func heartbeatCarriesEvents() async throws {
         try await TestServer.with { server in
             let agent = try await TestAgent.register(server, with: server.adminKey)
-            let workflowID = try await server.workflow()
-            _ = try await server.create(
-                "/v1/trajectories",
-                [
-                    "workflow_id": .string(workflowID), "is_approved": true,
-                    "trajectory_data": [["func_name": "key", "args": ["Return"]], ["func_name": "key", "args": ["Tab"]]],
-                    "dimensions": ["width": 1024, "height": 768],
-                ])
+            let workflowID = try await server.approvedWorkflow(
+                [["func_name": "key", "args": ["Return"]], ["func_name": "key", "args": ["Tab"]]])
             let run = try await server.create(
                 "/v1/runs", ["workflow_id": .string(workflowID), "machine_id": .string(agent.machineID)])
             let runID = try #require(run["id"]?.stringValue)
@@ -37,12 +31,16 @@ struct HeartbeatEventsTests {
             #expect(try await history().isEmpty)
 
             // Step 1 starts, carrying step 0's event: both recorded by one call.
-            let first = try await agent.request(
-                .post, path,
-                json: [
-                    "lease_token": .string(lease), "step_index": 1,
-                    "events": [["type": "step", "step_index": 0, "status": "success"]],
-                ])
+            // Step `step` starts, carrying the event of the step before it.
+            func startStep(_ step: Int) async throws -> HTTPResult {
+                try await agent.request(
+                    .post, path,
+                    json: [
+                        "lease_token": .string(lease), "step_index": .int(Int64(step)),
+                        "events": [["type": "step", "step_index": .int(Int64(step - 1)), "status": "success"]],
+                    ])
+            }
+            let first = try await startStep(1)
             #expect(first.status == 200, "\(first)")
             #expect(try first.json().objectValue?["cancel_requested"] == false)
             #expect(try await history().compactMap { $0.objectValue?["step_index"]?.intValue } == [0])
@@ -56,12 +54,7 @@ struct HeartbeatEventsTests {
             let cancel = try await server.request(
                 .patch, "/v1/runs/\(runID)", as: .admin, json: ["status": "cancelled"])
             #expect(cancel.status == 200, "\(cancel)")
-            let late = try await agent.request(
-                .post, path,
-                json: [
-                    "lease_token": .string(lease), "step_index": 2,
-                    "events": [["type": "step", "step_index": 1, "status": "success"]],
-                ])
+            let late = try await startStep(2)
             #expect(late.status == 200, "\(late)")
             #expect(try late.json().objectValue?["cancel_requested"] == true)
             #expect(try await history().compactMap { $0.objectValue?["step_index"]?.intValue } == [0, 1])

@@ -14,14 +14,7 @@ struct QuietPollTests {
         try await TestServer.with { server in
             let agent = try await TestAgent.register(server, with: server.adminKey)
             let connection = try await agent.connect()
-            let workflowID = try await server.workflow()
-            _ = try await server.create(
-                "/v1/trajectories",
-                [
-                    "workflow_id": .string(workflowID), "is_approved": true,
-                    "trajectory_data": [["func_name": "key", "args": ["Return"]]],
-                    "dimensions": ["width": 1024, "height": 768],
-                ])
+            let workflowID = try await server.approvedWorkflow()
             let pool = try await server.create("/v1/pools", ["name": "night-shift"])
             let poolID = try #require(pool["id"]?.stringValue)
             let run = try await server.create(
@@ -44,14 +37,7 @@ struct QuietPollTests {
             let agent = try await TestAgent.register(server, with: server.adminKey)
             let connection = try await agent.connect()
             for _ in 0..<3 { #expect(try await agent.offers(connection: connection).isEmpty) }
-            let workflowID = try await server.workflow()
-            _ = try await server.create(
-                "/v1/trajectories",
-                [
-                    "workflow_id": .string(workflowID), "is_approved": true,
-                    "trajectory_data": [["func_name": "key", "args": ["Return"]]],
-                    "dimensions": ["width": 1024, "height": 768],
-                ])
+            let workflowID = try await server.approvedWorkflow()
             let run = try await server.create(
                 "/v1/runs", ["workflow_id": .string(workflowID), "machine_id": .string(agent.machineID)])
             #expect(try await agent.offers(connection: connection) == [try #require(run["id"]?.stringValue)])

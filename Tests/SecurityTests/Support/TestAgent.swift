@@ -85,3 +85,17 @@ struct TestAgent: Sendable {
         return lease
     }
 }
+
+extension TestServer {
+    /// A workflow with an approved trajectory of `steps`; its id.
+    func approvedWorkflow(_ steps: JSONValue = [["func_name": "key", "args": ["Return"]]]) async throws -> String {
+        let workflowID = try await workflow()
+        _ = try await create(
+            "/v1/trajectories",
+            [
+                "workflow_id": .string(workflowID), "is_approved": true, "trajectory_data": steps,
+                "dimensions": ["width": 1024, "height": 768],
+            ])
+        return workflowID
+    }
+}
