@@ -43,6 +43,7 @@ struct HeartbeatEventsTests {
             let first = try await startStep(1)
             #expect(first.status == 200, "\(first)")
             #expect(try first.json().objectValue?["cancel_requested"] == false)
+            #expect(try first.json().objectValue?["events_recorded"] == true, "an agent falls back to /events without it")
             #expect(try await history().compactMap { $0.objectValue?["step_index"]?.intValue } == [0])
 
             // Without events it is a plain heartbeat.
@@ -58,6 +59,30 @@ struct HeartbeatEventsTests {
             #expect(late.status == 200, "\(late)")
             #expect(try late.json().objectValue?["cancel_requested"] == true)
             #expect(try await history().compactMap { $0.objectValue?["step_index"]?.intValue } == [0, 1])
+        }
+    }
+
+    @Test("a run that ended otherwise (error) keeps the events and answers 409: abandon it")
+    func endedRunKeepsEvents() async throws {
+        try await TestServer.with { server in
+            let agent = try await TestAgent.register(server, with: server.adminKey)
+            let workflowID = try await server.approvedWorkflow()
+            let run = try await server.create(
+                "/v1/runs", ["workflow_id": .string(workflowID), "machine_id": .string(agent.machineID)])
+            let runID = try #require(run["id"]?.stringValue)
+            let lease = try await agent.take(runID)
+            let ended = try await server.request(.patch, "/v1/runs/\(runID)", as: .admin, json: ["status": "error"])
+            #expect(ended.status == 200, "\(ended)")
+            let late = try await agent.request(
+                .post, "/v1/agent/runs/\(runID)/heartbeat",
+                json: [
+                    "lease_token": .string(lease), "step_index": 1,
+                    "events": [["type": "step", "step_index": 0, "status": "success"]],
+                ])
+            #expect(late.status == 409, "\(late)")
+            let history =
+                try await server.get("/v1/runs/\(runID)").json().objectValue?["run_message_history"]?.arrayValue ?? []
+            #expect(history.compactMap { $0.objectValue?["step_index"]?.intValue } == [0])
         }
     }
 }

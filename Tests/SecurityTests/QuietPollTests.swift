@@ -43,4 +43,28 @@ struct QuietPollTests {
             #expect(try await agent.offers(connection: connection) == [try #require(run["id"]?.stringValue)])
         }
     }
+
+    @Test("deleting the run a quiet machine holds frees it: its next poll gets its next run")
+    func deletingAHeldRunEndsQuiet() async throws {
+        try await TestServer.with { server in
+            let agent = try await TestAgent.register(server, with: server.adminKey)
+            let workflowID = try await server.approvedWorkflow()
+            func pinnedRun() async throws -> String {
+                try #require(
+                    try await server.create(
+                        "/v1/runs", ["workflow_id": .string(workflowID), "machine_id": .string(agent.machineID)]
+                    )["id"]?.stringValue)
+            }
+            let held = try await pinnedRun()
+            let connection = try await agent.connect()
+            #expect(try await agent.offers(connection: connection) == [held])
+            try await agent.start(held, lease: try await agent.claim(held))
+            let next = try await pinnedRun()
+            // Busy: the polls find nothing to offer and the machine turns quiet.
+            for _ in 0..<3 { #expect(!(try await agent.offers(connection: connection)).contains(next)) }
+            let deleted = try await server.request(.delete, "/v1/runs/\(held)", as: .admin)
+            #expect(deleted.status < 300, "\(deleted)")
+            #expect(try await agent.offers(connection: connection).contains(next))
+        }
+    }
 }

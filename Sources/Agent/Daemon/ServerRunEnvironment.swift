@@ -81,9 +81,11 @@ public final class ServerRunEnvironment: RunEnvironment {
             _ = try? await client.heartbeat(runID: runID, lease: lease, stepIndex: index)
             return
         }
-        _ = try await retrying {
+        let answer = try await retrying {
             try await self.client.heartbeat(runID: self.runID, lease: self.lease, stepIndex: index, events: events)
         }
+        // A server that predates events on heartbeats did not keep them.
+        if answer.eventsRecorded != true { try await record(events) }
     }
 
     /// Transient failures (server restarting, network blip) are retried a few times with

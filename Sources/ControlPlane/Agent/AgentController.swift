@@ -240,14 +240,16 @@ struct AgentController {
         if try await touch(call, connectionID: connectionID) { app.hub.forgetQuiet(call.machineID) }
         let deadline = ContinuousClock.now + .seconds(wait)
         // An idle machine renewing its poll: when its last look found nothing and nothing
-        // changed since (`MachineHub.isQuiet`), the renewal goes straight to waiting.
-        var look = !app.hub.isQuiet(call.machineID)
+        // changed since (`MachineHub.look`), the renewal does not look for an offer again.
+        var first = true
         while true {
-            let stamp = app.hub.stamp(call.machineID)
+            let (stamp, epoch, quiet) = app.hub.look(call.machineID)
+            let look = !(first && quiet)
+            first = false
             var messages = app.hub.pending(for: call.machineID)
-            // Another replica's command for the machine announces itself with a wake, so a
-            // quiet machine has none waiting in the database either.
-            for message in look ? try await CommandRelay.pendingFromOtherReplicas(machineID: call.machineID, app: app) : []
+            // Commands of other replicas are read on every renewal: one taken by a poll whose
+            // answer was lost is carried again after 10 s, which no wake announces.
+            for message in try await CommandRelay.pendingFromOtherReplicas(machineID: call.machineID, app: app)
             where !messages.contains(where: { $0.id == message.id }) {
                 messages.append(message)
             }
@@ -255,8 +257,7 @@ struct AgentController {
                 messages.append(offer)
             }
             if !messages.isEmpty { return try .json(AgentPollResponse(messages: messages)) }
-            if look, !draining { app.hub.markQuiet(call.machineID, stamp: stamp) }
-            look = true
+            if look, !draining { app.hub.markQuiet(call.machineID, stamp: stamp, epoch: epoch) }
             let remaining = deadline - ContinuousClock.now
             if remaining <= .zero || Task.isCancelled || Task.isShuttingDownGracefully { return .empty }
             // A server stopping gracefully waits for open requests: a long poll answers at
@@ -440,25 +441,28 @@ struct AgentController {
         let request = try call.api.decode(HeartbeatRequest.self)
         let app = call.app
         let time = Timestamp.truncated(app.now())
-        let cancel = try await app.store.transaction { tx -> Bool in
+        let status = try await app.store.transaction { tx -> RunStatus in
             var stored = try await leasedRun(call, token: request.leaseToken, in: tx)
-            // The events of the steps before this one are kept even when the run was cancelled
-            // meanwhile (the agent sends nothing else for them), as `events` would.
-            if let events = request.events, !events.isEmpty {
-                appendHistory(events, to: &stored)
-                if stored.run.status == .cancelled { try await tx.save(stored) }
-            }
-            if stored.run.status == .cancelled { return true }
-            guard !stored.run.status.isTerminal else {
-                throw ControlPlaneError.conflict(
-                    "run \(stored.id) has ended (\(stored.run.status.rawValue)); abandon it")
+            // The events of the steps before this one are kept also when the run ended
+            // meanwhile (cancelled, or lost by the sweeper), as `/events` would keep them.
+            let events = request.events ?? []
+            if !events.isEmpty { appendHistory(events, to: &stored) }
+            if stored.run.status.isTerminal {
+                if !events.isEmpty { try await tx.save(stored) }
+                return stored.run.status
             }
             stored.leaseExpiresAt = time.addingTimeInterval(Double(app.agentTiming.lease))
             if let step = request.stepIndex { stored.stepIndex = step }
             try await tx.save(stored)
-            return false
+            return stored.run.status
         }
-        return try .json(HeartbeatResponse(cancelRequested: cancel, leaseSeconds: app.agentTiming.lease))
+        if status.isTerminal, status != .cancelled {
+            throw ControlPlaneError.conflict("run \(try call.api.id()) has ended (\(status.rawValue)); abandon it")
+        }
+        return try .json(
+            HeartbeatResponse(
+                cancelRequested: status == .cancelled, leaseSeconds: app.agentTiming.lease,
+                eventsRecorded: request.events.map { _ in true }))
     }
 
     static func secret(_ call: AgentCall) async throws -> APIResponse {

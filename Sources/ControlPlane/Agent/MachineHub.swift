@@ -33,9 +33,11 @@ public final class MachineHub: Sendable {
         /// (10,000 agents long-poll one server).
         var waiters: [String: [UUID: CheckedContinuation<Void, Never>]] = [:]
         var notices: [String: [AgentMessage]] = [:]
-        /// Machines whose last look at the store found nothing for them: the stamp of that
-        /// look and when it was.
-        var quiet: [String: (stamp: UInt64, at: ContinuousClock.Instant)] = [:]
+        /// Machines whose last look at the store found nothing for them: the stamp and quiet
+        /// epoch of that look, and when it was.
+        var quiet: [String: (stamp: UInt64, epoch: UInt64, at: ContinuousClock.Instant)] = [:]
+        /// Bumped by `forgetQuiet`, so a look that began before it cannot mark afterwards.
+        var quietEpoch: UInt64 = 0
         var commands: [String: PendingCommand] = [:]
         /// Events for the other replicas, coalesced until sent.
         var outgoing: [String] = []
@@ -91,24 +93,33 @@ public final class MachineHub: Sendable {
     // MARK: Quiet machines
 
     /// How long "nothing for this machine" is trusted without a wake: a safety net for a
-    /// change that makes the machine eligible for waiting work and wakes nobody.
-    static let quietLimit: Duration = .seconds(120)
+    /// change that makes the machine eligible for waiting work and wakes nobody (the queue
+    /// check also plans waiting runs again every few seconds).
+    static let quietLimit: Duration = .seconds(60)
 
-    /// Records that a look at the store, begun at `stamp`, found nothing for the machine.
-    public func markQuiet(_ machineID: String, stamp: UInt64) {
-        state.withLock { $0.quiet[machineID] = (stamp, .now) }
+    /// What a poll needs before it looks at the store: the wake stamp, the quiet epoch, and
+    /// whether the machine is quiet — nothing changed for it since a look found nothing: no
+    /// wake since (a run pinned to it, a run it may take, a command, its run ended, it
+    /// connected), no change to machines or pools, and at most `quietLimit` ago. An idle
+    /// machine's poll renewal then waits without looking at the store again (10,000 agents
+    /// renew 400 polls a second). One lock, so a wake cannot fall between the parts.
+    public func look(_ machineID: String) -> (stamp: UInt64, epoch: UInt64, quiet: Bool) {
+        state.withLock { state in
+            let stamp = (state.generations[machineID] ?? 0) &+ state.allGeneration
+            guard let quiet = state.quiet[machineID] else { return (stamp, state.quietEpoch, false) }
+            let isQuiet =
+                quiet.stamp == stamp && quiet.epoch == state.quietEpoch
+                && ContinuousClock.now - quiet.at < Self.quietLimit
+            return (stamp, state.quietEpoch, isQuiet)
+        }
     }
 
-    /// Whether nothing changed for the machine since a look found nothing: no wake since
-    /// (a run pinned to it, a run it may take, a command, its run ended, it connected),
-    /// no change to machines or pools, and at most `quietLimit` ago. An idle machine's poll
-    /// renewal then waits without looking at the store again (10,000 agents renew 400 polls
-    /// a second).
-    public func isQuiet(_ machineID: String) -> Bool {
+    /// Records that a look at the store, begun at `stamp` and `epoch` (`look`), found
+    /// nothing for the machine.
+    public func markQuiet(_ machineID: String, stamp: UInt64, epoch: UInt64) {
         state.withLock { state in
-            guard let quiet = state.quiet[machineID] else { return false }
-            let current = (state.generations[machineID] ?? 0) &+ state.allGeneration
-            return quiet.stamp == current && ContinuousClock.now - quiet.at < Self.quietLimit
+            guard epoch == state.quietEpoch else { return }
+            state.quiet[machineID] = (stamp, epoch, .now)
         }
     }
 
@@ -119,7 +130,12 @@ public final class MachineHub: Sendable {
         publish("r")
     }
 
-    public func forgetQuietHere() { state.withLock { $0.quiet.removeAll() } }
+    public func forgetQuietHere() {
+        state.withLock { state in
+            state.quiet.removeAll()
+            state.quietEpoch &+= 1
+        }
+    }
 
     /// Forgets one machine's quiet mark (it was seen again after being marked disconnected).
     public func forgetQuiet(_ machineID: String) { _ = state.withLock { $0.quiet.removeValue(forKey: machineID) } }

@@ -82,6 +82,9 @@ struct WakePlanner: Sendable {
                 targets.insert(machineID)
                 wanted -= 1
             }
+            // Eligible machines between polls (or polling another replica) are not woken, but
+            // their stamp moves, so their next poll here looks at the store even when quiet.
+            for machineID in idle where !waiting.contains(machineID) { app.hub.wakeHere(machineID) }
         }
         for machineID in targets where waiting.contains(machineID) { app.hub.wakeHere(machineID) }
     }

@@ -152,7 +152,7 @@ final class SQLiteConnectionHandle: @unchecked Sendable {
 
     func query(_ sql: String, _ binds: [SQLValue]) throws -> [SQLRow] {
         guard let db else { throw SQLiteError(code: SQLITE_MISUSE, message: "the database is closed") }
-        let statement = try prepared(sql, db: db)
+        var statement = try prepared(sql, db: db)
         let pointer = statement.pointer
         defer {
             sqlite3_reset(pointer)
@@ -172,6 +172,12 @@ final class SQLiteConnectionHandle: @unchecked Sendable {
             let status = sqlite3_step(pointer)
             if status == SQLITE_DONE { return rows }
             guard status == SQLITE_ROW else { throw error(status, db: db) }
+            // SQLite prepares a cached statement again by itself after a schema change (another
+            // process migrated), during the step: its columns are read again if they changed.
+            if rows.isEmpty, Int(sqlite3_column_count(pointer)) != statement.columns.count {
+                statement.columns = Self.columnNames(pointer)
+                statements[sql] = statement
+            }
             var values: [String: SQLValue] = [:]
             values.reserveCapacity(statement.columns.count)
             for (index, name) in statement.columns.enumerated() {
@@ -197,14 +203,17 @@ final class SQLiteConnectionHandle: @unchecked Sendable {
             sqlite3_finalize(pointer)
             throw SQLiteError(code: SQLITE_MISUSE, message: "one statement per query, found more in: \(sql)")
         }
-        let columns = (0..<sqlite3_column_count(pointer)).map { String(cString: sqlite3_column_name(pointer, $0)) }
-        let statement = Statement(pointer: pointer, columns: columns)
+        let statement = Statement(pointer: pointer, columns: Self.columnNames(pointer))
         if statements.count >= Self.cacheLimit {
             for old in statements.values { sqlite3_finalize(old.pointer) }
             statements.removeAll()
         }
         statements[sql] = statement
         return statement
+    }
+
+    private static func columnNames(_ statement: OpaquePointer) -> [String] {
+        (0..<sqlite3_column_count(statement)).map { String(cString: sqlite3_column_name(statement, $0)) }
     }
 
     private func error(_ status: Int32, db: OpaquePointer) -> SQLiteError {

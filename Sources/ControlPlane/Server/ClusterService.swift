@@ -19,6 +19,8 @@ public struct ClusterService: Service {
 
     let app: ControlPlane
     let fallbackInterval: Duration
+    /// How often waiting runs are planned again although the queue did not change.
+    static let replanInterval: Duration = .seconds(5)
 
     public init(app: ControlPlane, fallbackInterval: Duration = .seconds(1)) {
         self.app = app
@@ -76,6 +78,7 @@ public struct ClusterService: Service {
 
     private func pollQueue(_ cluster: (any ClusterChannel)?) async {
         var last: [Int64] = []
+        var planned = ContinuousClock.now
         var clockSampled = ContinuousClock.now - .seconds(3600)
         while !Task.isCancelled {
             if ContinuousClock.now - clockSampled > .seconds(10), let cluster, let clock = app.databaseClock {
@@ -87,7 +90,12 @@ public struct ClusterService: Service {
                 }
             }
             if let signature = try? await app.store.transaction({ try await $0.waitingRunsSignature() }) {
-                if signature != last, signature.first ?? 0 > 0 { await WakePlanner(app: app).wakeForQueue() }
+                // Planned when the queue changed, and every few seconds while runs wait: a
+                // woken machine may have declined (it was draining) while others stay quiet.
+                if signature.first ?? 0 > 0, signature != last || ContinuousClock.now - planned > Self.replanInterval {
+                    await WakePlanner(app: app).wakeForQueue()
+                    planned = .now
+                }
                 last = signature
             }
             try? await Task.sleep(for: fallbackInterval)

@@ -315,15 +315,20 @@ public struct LeaseRequest: Codable, Sendable {
 public struct HeartbeatResponse: Codable, Sendable {
     public var cancelRequested: Bool
     public var leaseSeconds: Int
+    /// True when the request's `events` were recorded. A server older than the field
+    /// ignores `events` and omits it: the agent then posts them to `/events`.
+    public var eventsRecorded: Bool?
 
-    public init(cancelRequested: Bool, leaseSeconds: Int) {
+    public init(cancelRequested: Bool, leaseSeconds: Int, eventsRecorded: Bool? = nil) {
         self.cancelRequested = cancelRequested
         self.leaseSeconds = leaseSeconds
+        self.eventsRecorded = eventsRecorded
     }
 
     enum CodingKeys: String, CodingKey {
         case cancelRequested = "cancel_requested"
         case leaseSeconds = "lease_s"
+        case eventsRecorded = "events_recorded"
     }
 }
 

@@ -171,7 +171,7 @@ struct RunsController {
 
         api.add(.delete, "/v1/runs/:id") { call in
             let id = try call.id()
-            let attachments = try await call.app.store.transaction { tx in
+            let (attachments, unfinished) = try await call.app.store.transaction { tx -> ([RunAttachment], StoredRun?) in
                 guard
                     let stored = try await tx.fetch(
                         StoredRun.self, id: id, organizationID: call.organizationID, forUpdate: true)
@@ -184,7 +184,15 @@ struct RunsController {
                 }
                 try await tx.deleteSecrets(ownerKind: .run, ownerID: id)
                 try await tx.delete(StoredRun.self, id: id, organizationID: call.organizationID)
-                return attachments
+                return (attachments, stored.run.status.isTerminal ? nil : stored)
+            }
+            // A deleted unfinished run frees its machine (and maybe its session): the agent
+            // stops it, and the polls that can take other work look again.
+            if let unfinished {
+                if let machineID = unfinished.assignedMachineID, unfinished.leaseToken != nil {
+                    call.app.hub.post(AgentMessage(id: "cancel:\(id)", type: .cancel, runID: id), to: machineID)
+                }
+                await WakePlanner(app: call.app).wake(afterEnding: unfinished)
             }
             await call.app.releaseBlobs(attachments)
             return .empty
