@@ -34,8 +34,8 @@ public final class MachineHub: Sendable {
         var waiters: [String: [UUID: CheckedContinuation<Void, Never>]] = [:]
         var notices: [String: [AgentMessage]] = [:]
         /// Machines whose last look at the store found nothing for them: the stamp and quiet
-        /// epoch of that look, and when it was.
-        var quiet: [String: (stamp: UInt64, epoch: UInt64, at: ContinuousClock.Instant)] = [:]
+        /// epoch of that look, and until when the mark holds.
+        var quiet: [String: (stamp: UInt64, epoch: UInt64, until: ContinuousClock.Instant)] = [:]
         /// Bumped by `forgetQuiet`, so a look that began before it cannot mark afterwards.
         var quietEpoch: UInt64 = 0
         var commands: [String: PendingCommand] = [:]
@@ -94,13 +94,15 @@ public final class MachineHub: Sendable {
 
     /// How long "nothing for this machine" is trusted without a wake: a safety net for a
     /// change that makes the machine eligible for waiting work and wakes nobody (the queue
-    /// check also plans waiting runs again every few seconds).
-    static let quietLimit: Duration = .seconds(60)
+    /// check also plans waiting runs again every few seconds). Each mark holds a random
+    /// time in this range, so machines that joined together do not all look at once when
+    /// their marks end.
+    static let quietLimit: ClosedRange<Double> = 90...150
 
     /// What a poll needs before it looks at the store: the wake stamp, the quiet epoch, and
     /// whether the machine is quiet — nothing changed for it since a look found nothing: no
     /// wake since (a run pinned to it, a run it may take, a command, its run ended, it
-    /// connected), no change to machines or pools, and at most `quietLimit` ago. An idle
+    /// connected), no change to machines or pools, and within `quietLimit`. An idle
     /// machine's poll renewal then waits without looking at the store again (10,000 agents
     /// renew 400 polls a second). One lock, so a wake cannot fall between the parts.
     public func look(_ machineID: String) -> (stamp: UInt64, epoch: UInt64, quiet: Bool) {
@@ -108,8 +110,7 @@ public final class MachineHub: Sendable {
             let stamp = (state.generations[machineID] ?? 0) &+ state.allGeneration
             guard let quiet = state.quiet[machineID] else { return (stamp, state.quietEpoch, false) }
             let isQuiet =
-                quiet.stamp == stamp && quiet.epoch == state.quietEpoch
-                && ContinuousClock.now - quiet.at < Self.quietLimit
+                quiet.stamp == stamp && quiet.epoch == state.quietEpoch && ContinuousClock.now < quiet.until
             return (stamp, state.quietEpoch, isQuiet)
         }
     }
@@ -119,7 +120,8 @@ public final class MachineHub: Sendable {
     public func markQuiet(_ machineID: String, stamp: UInt64, epoch: UInt64) {
         state.withLock { state in
             guard epoch == state.quietEpoch else { return }
-            state.quiet[machineID] = (stamp, epoch, .now)
+            let holds = Duration.milliseconds(Int64(Double.random(in: Self.quietLimit) * 1000))
+            state.quiet[machineID] = (stamp, epoch, .now + holds)
         }
     }
 

@@ -8,9 +8,10 @@ import FoundationEssentials
 /// For each waiting run: a pinned run wakes its machine; a run of a session already bound to
 /// a machine wakes that machine; any other run wakes one eligible idle machine (connected,
 /// available, free, in every pool the run names) whose poll waits on this replica. A poll
-/// always looks at the store before it waits, so a machine that was between polls finds
-/// the work on its own; what a woken machine leaves (it took an older run) is planned
-/// again by the queue check each second (`ClusterService`), and by the end of that run.
+/// looks at the store before it waits unless its machine is quiet (`MachineHub.look`); what
+/// a woken machine leaves (it took an older run, or it was draining) and what a machine
+/// between polls missed is planned again by the queue check (`ClusterService`: when the
+/// queue changed, and every 5 s while runs wait), and by the end of that run.
 struct WakePlanner: Sendable {
     let app: ControlPlane
 
@@ -82,9 +83,6 @@ struct WakePlanner: Sendable {
                 targets.insert(machineID)
                 wanted -= 1
             }
-            // Eligible machines between polls (or polling another replica) are not woken, but
-            // their stamp moves, so their next poll here looks at the store even when quiet.
-            for machineID in idle where !waiting.contains(machineID) { app.hub.wakeHere(machineID) }
         }
         for machineID in targets where waiting.contains(machineID) { app.hub.wakeHere(machineID) }
     }
