@@ -189,6 +189,14 @@ public final class MachineHub: Sendable {
         }
     }
 
+    /// Tells the machine's agent to stop the run: a cancel notice for its next poll, here
+    /// and on the other replicas.
+    public func cancel(runID: String, on machineID: String) { post(Self.cancelNotice(runID), to: machineID) }
+
+    static func cancelNotice(_ runID: String) -> AgentMessage {
+        AgentMessage(id: "cancel:\(runID)", type: .cancel, runID: runID)
+    }
+
     /// Queues a message (cancel, drain) for the machine's next poll and wakes it.
     public func post(_ message: AgentMessage, to machineID: String) {
         postHere(message, to: machineID)
@@ -264,7 +272,7 @@ public final class MachineHub: Sendable {
         } else if event.hasPrefix("c:") {
             let ids = event.dropFirst(2).split(separator: ":").map(String.init)
             guard ids.count == 2 else { return }
-            postHere(AgentMessage(id: "cancel:\(ids[0])", type: .cancel, runID: ids[0]), to: ids[1])
+            postHere(Self.cancelNotice(ids[0]), to: ids[1])
         }
     }
 

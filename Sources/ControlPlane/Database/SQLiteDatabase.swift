@@ -59,11 +59,11 @@ public final class SQLiteDatabase: SQLDatabase {
 
     /// The operator's message for a database that cannot be used.
     static func cannotUse(_ path: String, _ error: any Error) -> String {
-        let text = String(describing: error)
-        if text.contains("readonly") || text.contains("read-only") || text.contains("unable to open") {
-            return "cannot write the SQLite database at \(path): its directory or file system is read-only (\(text))"
+        let code = (error as? SQLiteError)?.primaryCode
+        if code == SQLITE_READONLY || code == SQLITE_CANTOPEN {
+            return "cannot write the SQLite database at \(path): its directory or file system is read-only (\(error))"
         }
-        return "cannot use the SQLite database at \(path): \(text)"
+        return "cannot use the SQLite database at \(path): \(error)"
     }
 
     public func transaction<T: Sendable>(_ body: @Sendable (any SQLConnection) async throws -> T) async throws -> T {
@@ -91,18 +91,18 @@ struct SQLiteTransactionConnection: SQLConnection {
     let handle: SQLiteConnectionHandle
 
     func run(_ sql: String) throws {
-        do {
-            _ = try handle.query(sql, [])
-        } catch {
-            throw StoreError.from(sqlite: error)
-        }
+        _ = try rows(sql, [])
     }
 
     func query(_ sql: String, _ binds: [SQLValue]) async throws -> [SQLRow] {
+        try rows(sql, binds)
+    }
+
+    private func rows(_ sql: String, _ binds: [SQLValue]) throws -> [SQLRow] {
         do {
             return try handle.query(sql, binds)
-        } catch {
-            throw StoreError.from(sqlite: error)
+        } catch let error as SQLiteError {
+            throw error.storeError
         }
     }
 }
@@ -113,6 +113,19 @@ struct SQLiteError: Error, CustomStringConvertible {
     var message: String
 
     var description: String { "\(message) (SQLite result code \(code))" }
+
+    /// The result code without its extended part (`SQLITE_CONSTRAINT_UNIQUE` → `SQLITE_CONSTRAINT`).
+    var primaryCode: Int32 { code & 0xff }
+
+    /// The error as the store reports it to the API caller or the operator.
+    var storeError: StoreError {
+        switch primaryCode {
+        case SQLITE_CONSTRAINT: .conflict(description)
+        // The transaction was rolled back; the store is intact.
+        case SQLITE_FULL: .unavailable(DiskFull.message)
+        default: .unavailable("database error: \(description)")
+        }
+    }
 }
 
 /// One sqlite3 connection and its prepared statements. Not thread-safe by itself: the

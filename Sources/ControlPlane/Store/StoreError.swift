@@ -13,15 +13,4 @@ public enum StoreError: Error, CustomStringConvertible, Equatable {
         }
     }
 
-    static func from(sqlite error: any Error) -> StoreError {
-        let text = String(describing: error)
-        if text.contains("constraint") || text.contains("UNIQUE") {
-            return .conflict(text)
-        }
-        // SQLITE_FULL: the transaction was rolled back; the store is intact.
-        if text.contains("disk is full") || text.contains("SQLITE_FULL") {
-            return .unavailable(DiskFull.message)
-        }
-        return .unavailable("database error: \(text)")
-    }
 }

@@ -161,9 +161,7 @@ struct RunsController {
             }
             if requested == .cancelled {
                 call.app.logger.info("run cancelled", metadata: ["run.id": "\(id)"])
-                if let machineID = updated.assignedMachineID, updated.leaseToken != nil {
-                    call.app.hub.post(AgentMessage(id: "cancel:\(id)", type: .cancel, runID: id), to: machineID)
-                }
+                Self.stopOnAgent(updated, app: call.app)
             }
             if requested?.isTerminal == true { await WakePlanner(app: call.app).wake(afterEnding: updated) }
             return try .json(updated.run)
@@ -189,9 +187,7 @@ struct RunsController {
             // A deleted unfinished run frees its machine (and maybe its session): the agent
             // stops it, and the polls that can take other work look again.
             if let unfinished {
-                if let machineID = unfinished.assignedMachineID, unfinished.leaseToken != nil {
-                    call.app.hub.post(AgentMessage(id: "cancel:\(id)", type: .cancel, runID: id), to: machineID)
-                }
+                Self.stopOnAgent(unfinished, app: call.app)
                 await WakePlanner(app: call.app).wake(afterEnding: unfinished)
             }
             await call.app.releaseBlobs(attachments)
@@ -275,5 +271,11 @@ struct RunsController {
                 ids: runs.compactMap(\.machineID), call: call, withPools: includes.contains("machine.pools"))
         }
         return included
+    }
+
+    /// A run ended by the customer that an agent holds (leased): the agent is told to stop.
+    static func stopOnAgent(_ stored: StoredRun, app: ControlPlane) {
+        guard let machineID = stored.assignedMachineID, stored.leaseToken != nil else { return }
+        app.hub.cancel(runID: stored.id, on: machineID)
     }
 }
