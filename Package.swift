@@ -12,6 +12,7 @@ let package = Package(
         .library(name: "ControlPlane", targets: ["ControlPlane"]),
         .library(name: "Agent", targets: ["Agent"]),
         .library(name: "SystemdSupport", targets: ["SystemdSupport"]),
+        .library(name: "Planner", targets: ["Planner"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -76,12 +77,24 @@ let package = Package(
             name: "ControlPlane",
             dependencies: [
                 "CyberdeskAPI",
+                "Planner",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 "CSQLite",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        // Prompt-driven runs (PLANNER.md): the model adapters (Anthropic Messages, OpenAI-compatible
+        // Chat Completions) over AsyncHTTPClient, with their retry and timeout rules. No HTTP
+        // server code, so it is testable alone.
+        .target(
+            name: "Planner",
+            dependencies: [
+                "CyberdeskAPI",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .executableTarget(
