@@ -115,4 +115,16 @@ enum ImageScaler {
         }
         return canvas
     }
+
+    /// The `cropWidth` × `cropHeight` part of RGB `source` (rows of `width` pixels) starting
+    /// at (x, y); the caller has clipped it to the source.
+    static func crop(_ source: [UInt8], width: Int, x: Int, y: Int, cropWidth: Int, cropHeight: Int) -> [UInt8] {
+        var output = [UInt8]()
+        output.reserveCapacity(cropWidth * cropHeight * 3)
+        for row in y..<y + cropHeight {
+            let start = (row * width + x) * 3
+            output.append(contentsOf: source[start..<start + cropWidth * 3])
+        }
+        return output
+    }
 }

@@ -16,12 +16,19 @@ public struct ScreenshotOptions: Sendable {
     public var mode: ScaleMode
     /// RandR monitor index to capture instead of the whole root window.
     public var monitor: Int?
+    /// A part of the screen (or of the monitor) to capture alone, clipped to it: the crops of
+    /// checkpoints (`STEPS.md`). Cropped in memory from a whole capture, so the shared-memory
+    /// segment sized for the screen is reused.
+    public var region: Rect?
 
-    public init(width: Int? = nil, height: Int? = nil, mode: ScaleMode = .exact, monitor: Int? = nil) {
+    public init(
+        width: Int? = nil, height: Int? = nil, mode: ScaleMode = .exact, monitor: Int? = nil, region: Rect? = nil
+    ) {
         self.width = width
         self.height = height
         self.mode = mode
         self.monitor = monitor
+        self.region = region
     }
 }
 

@@ -4,10 +4,17 @@ extension X11Desktop {
     /// Captures the root window (or one RandR monitor), converts it to RGB and encodes a PNG,
     /// scaled when the options ask for a size.
     public func screenshot(_ options: ScreenshotOptions = ScreenshotOptions()) throws -> Screenshot {
-        let region = try captureRegion(monitor: options.monitor)
-        try captureRGB(region: region)
-        let target = try ScaledGeometry(source: Size(width: region.width, height: region.height), options: options)
+        let captured = try captureRegion(monitor: options.monitor)
+        try captureRGB(region: captured)
+        var region = captured
         var pixels = rgbBuffer
+        if let wanted = options.region {
+            region = try Self.clip(wanted, to: captured)
+            pixels = ImageScaler.crop(
+                pixels, width: captured.width, x: region.x - captured.x, y: region.y - captured.y,
+                cropWidth: region.width, cropHeight: region.height)
+        }
+        let target = try ScaledGeometry(source: Size(width: region.width, height: region.height), options: options)
         if target.scaledWidth != region.width || target.scaledHeight != region.height {
             pixels = ImageScaler.resize(
                 pixels, width: region.width, height: region.height,
@@ -69,6 +76,19 @@ extension X11Desktop {
                 index: i, primary: m.primary != 0,
                 frame: Rect(x: Int(m.x), y: Int(m.y), width: Int(m.width), height: Int(m.height)))
         }
+    }
+
+    /// `wanted` (in screen coordinates) clipped to `frame`; an empty result is an error.
+    static func clip(_ wanted: Rect, to frame: Rect) throws -> Rect {
+        let x0 = max(wanted.x, frame.x)
+        let y0 = max(wanted.y, frame.y)
+        let x1 = min(wanted.x + wanted.width, frame.x + frame.width)
+        let y1 = min(wanted.y + wanted.height, frame.y + frame.height)
+        guard x1 > x0, y1 > y0 else {
+            throw DesktopError.invalidArgument(
+                "the region \(wanted.width)x\(wanted.height) at \(wanted.x),\(wanted.y) is outside the screen")
+        }
+        return Rect(x: x0, y: y0, width: x1 - x0, height: y1 - y0)
     }
 
     func captureRegion(monitor: Int?) throws -> Rect {
