@@ -88,6 +88,15 @@ public final class ServerRunEnvironment: RunEnvironment {
         if answer.eventsRecorded != true { try await record(events) }
     }
 
+    /// Asks the server for the next steps, with this run's lease. A retried call carries the
+    /// same sequence number, so the server answers it without a second model turn.
+    public func plan(_ request: PlanRequest) async throws -> PlanResponse {
+        var request = request
+        request.leaseToken = lease
+        let sent = request
+        return try await retrying { try await self.client.plan(runID: self.runID, request: sent) }
+    }
+
     /// Transient failures (server restarting, network blip) are retried a few times with
     /// backoff; anything else fails the step at once.
     func retrying<T: Sendable>(_ body: @Sendable () async throws -> T) async throws -> T {

@@ -41,4 +41,20 @@ struct HistoryRecorder: Sendable {
         pending.removeAll()
         firstPendingAt = nil
     }
+
+    /// The events not sent yet, handed to a call that sends them itself (`plan`).
+    mutating func takePending() -> [JSONObject] {
+        defer {
+            pending.removeAll()
+            firstPendingAt = nil
+        }
+        return pending
+    }
+
+    /// Puts back events a failed call did not send, before any appended since.
+    mutating func restore(_ events: [JSONObject]) {
+        guard !events.isEmpty else { return }
+        pending = events + pending
+        if firstPendingAt == nil { firstPendingAt = .now }
+    }
 }

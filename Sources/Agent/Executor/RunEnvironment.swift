@@ -28,4 +28,14 @@ public protocol RunEnvironment: Sendable {
     /// not yet sent (those of the steps before), which go to the server in the same call.
     /// Throws when events were given and could not be sent.
     func stepStarted(index: Int, events: [JSONObject]) async throws
+
+    /// The next steps of a run a model performs (`RunAssignment.planner`); the environment
+    /// fills in the lease token.
+    func plan(_ request: PlanRequest) async throws -> PlanResponse
+}
+
+extension RunEnvironment {
+    public func plan(_ request: PlanRequest) async throws -> PlanResponse {
+        throw StepFailure.error("this environment cannot ask a model for steps")
+    }
 }

@@ -53,7 +53,7 @@ public struct RunExecutor: Sendable {
     }
 
     /// How the steps ended, before the end-of-run work.
-    private struct RunEnd {
+    struct RunEnd {
         var status: RunStatus
         var errors: [String]
         var failedStep: Int?
@@ -76,15 +76,21 @@ public struct RunExecutor: Sendable {
     }
 
     private func executeSteps(_ session: inout RunSession, shouldStop: () -> Bool) async -> RunEnd {
-        let steps: [Step]
-        do {
-            steps = try Trajectory.validate(session.run.steps)
-        } catch .noSteps {
-            return RunEnd(
-                status: .error,
-                errors: ["the run has no trajectory steps; this agent executes recorded trajectories only"])
-        } catch {
-            return RunEnd(status: .error, errors: ["invalid trajectory: \(error)"], failedStep: error.stepIndex)
+        var steps: [Step] = []
+        if session.run.planner == nil {
+            do {
+                steps = try Trajectory.validate(session.run.steps)
+            } catch .noSteps {
+                return RunEnd(
+                    status: .error,
+                    errors: [
+                        "the workflow has no approved trajectory and no model to perform its prompt: approve a "
+                            + "trajectory, or set model_metadata.main_agent_model_id on the workflow (or "
+                            + "main_agent_model_id on the run)"
+                    ])
+            } catch {
+                return RunEnd(status: .error, errors: ["invalid trajectory: \(error)"], failedStep: error.stepIndex)
+            }
         }
 
         do {
@@ -100,58 +106,83 @@ public struct RunExecutor: Sendable {
         }
         if session.run.includesFileExports { session.takeSnapshot() }
 
+        if let planner = session.run.planner {
+            return await executePlanned(&session, planner: planner, shouldStop: shouldStop)
+        }
         for (index, step) in steps.enumerated() {
-            if Task.isCancelled {
-                return RunEnd(.cancelled, message: "cancelled before step \(index) (\(step.funcName))", step: index)
-            }
-            if shouldStop() {
-                return RunEnd(
-                    status: .error,
-                    errors: ["the agent stopped before step \(index) (\(step.funcName)); the run did not finish"])
-            }
-            var logger = session.logger
-            logger[metadataKey: "step.index"] = "\(index)"
-            logger[metadataKey: "step.func"] = "\(step.funcName)"
-            logger.debug("step started")
-            // The previous step's events go out with this step's start (one heartbeat), so a
-            // history showing step N-1 means the server already knows the machine is on step N.
-            do {
-                try await session.history.stepStarted(index: index)
-            } catch {
-                let failure = StepFailure.from(error)
-                let message =
-                    failure == .cancelled
-                    ? "cancelled before step \(index) (\(step.funcName))"
-                    : "recording the run history before step \(index): \(failure.message)"
-                return RunEnd(failure, message: message, step: index)
-            }
-
-            var record = StepRecord(index: index)
-            let startedAt = Date()
-            let started = ContinuousClock.now
-            var failure: StepFailure?
-            do {
-                try await session.perform(step, raw: session.run.steps[index], record: &record)
-            } catch {
-                failure = StepFailure.from(error)
-            }
-            let elapsed = started.duration(to: .now)
-            session.history.append(
-                Self.event(step: step, record: record, failure: failure, startedAt: startedAt, elapsed: elapsed))
-            if !record.unresolved.isEmpty {
-                logger.warning(
-                    "runtime values used before they were set", metadata: ["names": "\(record.unresolved)"])
-            }
-            if let failure {
-                let message =
-                    failure == .cancelled
-                    ? "cancelled during step \(index) (\(step.funcName))"
-                    : "step \(index) (\(step.funcName)): \(failure.message)"
-                logger.notice("step failed", metadata: ["error": "\(message)"])
-                return RunEnd(failure, message: message, step: index)
-            }
+            if let end = stopBefore(index, step, shouldStop: shouldStop) { return end }
+            let outcome = await executeStep(&session, index: index, step: step, raw: session.run.steps[index])
+            if let failure = outcome.failure { return RunEnd(failure, message: outcome.message, step: index) }
         }
         return .success
+    }
+
+    /// Why the run must end before step `index`, if it must.
+    func stopBefore(_ index: Int, _ step: Step, shouldStop: () -> Bool) -> RunEnd? {
+        if Task.isCancelled {
+            return RunEnd(.cancelled, message: "cancelled before step \(index) (\(step.funcName))", step: index)
+        }
+        if shouldStop() {
+            return RunEnd(
+                status: .error,
+                errors: ["the agent stopped before step \(index) (\(step.funcName)); the run did not finish"])
+        }
+        return nil
+    }
+
+    /// How one step went: its failure and the run error naming it, and its history record.
+    struct StepOutcome {
+        var failure: StepFailure?
+        var message: String
+        var record: StepRecord
+    }
+
+    /// Executes one step: reports its start (with the history so far), performs it, and
+    /// records its history event. `before` runs right before the step acts (checkpoints).
+    func executeStep(
+        _ session: inout RunSession, index: Int, step: Step, raw: JSONValue,
+        before: (inout RunSession) async -> Void = { _ in }
+    ) async -> StepOutcome {
+        var logger = session.logger
+        logger[metadataKey: "step.index"] = "\(index)"
+        logger[metadataKey: "step.func"] = "\(step.funcName)"
+        logger.debug("step started")
+        var record = StepRecord(index: index)
+        // The previous step's events go out with this step's start (one heartbeat), so a
+        // history showing step N-1 means the server already knows the machine is on step N.
+        do {
+            try await session.history.stepStarted(index: index)
+        } catch {
+            let failure = StepFailure.from(error)
+            let message =
+                failure == .cancelled
+                ? "cancelled before step \(index) (\(step.funcName))"
+                : "recording the run history before step \(index): \(failure.message)"
+            return StepOutcome(failure: failure, message: message, record: record)
+        }
+
+        await before(&session)
+        let startedAt = Date()
+        let started = ContinuousClock.now
+        var failure: StepFailure?
+        do {
+            try await session.perform(step, raw: raw, record: &record)
+        } catch {
+            failure = StepFailure.from(error)
+        }
+        let elapsed = started.duration(to: .now)
+        session.history.append(
+            Self.event(step: step, record: record, failure: failure, startedAt: startedAt, elapsed: elapsed))
+        if !record.unresolved.isEmpty {
+            logger.warning("runtime values used before they were set", metadata: ["names": "\(record.unresolved)"])
+        }
+        guard let failure else { return StepOutcome(failure: nil, message: "", record: record) }
+        let message =
+            failure == .cancelled
+            ? "cancelled during step \(index) (\(step.funcName))"
+            : "step \(index) (\(step.funcName)): \(failure.message)"
+        logger.notice("step failed", metadata: ["error": "\(message)"])
+        return StepOutcome(failure: failure, message: message, record: record)
     }
 
     private func finish(_ session: inout RunSession, _ end: RunEnd) async -> RunOutcome {
@@ -217,7 +248,7 @@ public struct RunExecutor: Sendable {
     }
 
     /// The history entry of one step.
-    private static func event(
+    static func event(
         step: Step, record: StepRecord, failure: StepFailure?, startedAt: Date, elapsed: Duration
     ) -> JSONObject {
         let milliseconds = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15

@@ -170,6 +170,16 @@ public struct AgentClient: Sendable {
             as: JSONValue.self)
     }
 
+    /// The next steps of a run a model performs. The server calls the model meanwhile (its
+    /// own timeouts and retries apply), so the answer may take minutes.
+    public func plan(runID: String, request: PlanRequest) async throws -> PlanResponse {
+        guard
+            let answer = try await call(
+                .POST, "/v1/agent/runs/\(runID)/plan", json: request, timeout: .seconds(1800), as: PlanResponse.self)
+        else { throw AgentClientError.protocolViolation("plan answered without a body") }
+        return answer
+    }
+
     public func complete(runID: String, request: RunCompleteRequest) async throws {
         _ = try await call(.POST, "/v1/agent/runs/\(runID)/complete", json: request, as: JSONValue.self)
     }

@@ -237,13 +237,17 @@ public struct RunAssignment: Codable, Sendable, Hashable {
     public var sensitiveNames: [String]
     public var fileInputs: [FileInputDescriptor]
     public var sessionID: String?
+    /// Present when a model performs the run (no approved trajectory): the agent asks the
+    /// server for its steps (`POST /v1/agent/runs/{id}/plan`) instead of reading `steps`.
+    public var planner: PlannerAssignment?
 
     public init(
         runID: String, attempt: Int, workflowID: String, workflowName: String?, mainPrompt: String,
         includesFileExports: Bool, terminalCommandAllowlist: [String]?, steps: [JSONValue], trajectoryID: String?,
         dimensions: DisplaySize?, inputValues: JSONObject, sensitiveNames: [String], fileInputs: [FileInputDescriptor],
-        sessionID: String?
+        sessionID: String?, planner: PlannerAssignment? = nil
     ) {
+        self.planner = planner
         self.runID = runID
         self.attempt = attempt
         self.workflowID = workflowID
@@ -261,7 +265,7 @@ public struct RunAssignment: Codable, Sendable, Hashable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case attempt, steps, dimensions
+        case attempt, steps, dimensions, planner
         case runID = "run_id"
         case workflowID = "workflow_id"
         case workflowName = "workflow_name"

@@ -79,7 +79,7 @@ extension OnXvfb {
 
                 let empty = await world.run([])
                 #expect(empty.status == .error)
-                #expect(empty.errors.first?.contains("no trajectory steps") == true)
+                #expect(empty.errors.first?.hasPrefix("the workflow has no approved trajectory and no model") == true)
             }
         }
 

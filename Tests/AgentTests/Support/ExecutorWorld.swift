@@ -62,13 +62,14 @@ final class ExecutorWorld {
 
     func assignment(
         _ steps: [JSONValue], dimensions: DisplaySize? = nil, inputs: JSONObject = [:], sensitive: [String] = [],
-        fileInputs: [FileInputDescriptor] = [], includesFileExports: Bool = false, allowlist: [String]? = nil
+        fileInputs: [FileInputDescriptor] = [], includesFileExports: Bool = false, allowlist: [String]? = nil,
+        planner: PlannerAssignment? = nil
     ) -> RunAssignment {
         RunAssignment(
             runID: "run_test", attempt: 1, workflowID: "wf_test", workflowName: "test", mainPrompt: "test",
             includesFileExports: includesFileExports, terminalCommandAllowlist: allowlist, steps: steps,
             trajectoryID: "traj_test", dimensions: dimensions, inputValues: inputs, sensitiveNames: sensitive,
-            fileInputs: fileInputs, sessionID: nil)
+            fileInputs: fileInputs, sessionID: nil, planner: planner)
     }
 
     func run(

@@ -36,6 +36,11 @@ actor FakeRunEnvironment: RunEnvironment {
     /// Number of `record` calls (events arrive in batches).
     private(set) var recordCalls = 0
     private var refuseUploads = false
+    /// Answers to `plan`, in order (a model's turns); afterwards the run ends `success`.
+    private var plans: [PlanResponse] = []
+    private(set) var planRequests: [PlanRequest] = []
+    /// How long `plan` takes (a model thinking).
+    private var planDelay: Duration = .zero
 
     init(secrets: [String: JSONValue] = [:], attachments: [String: [UInt8]] = [:]) {
         self.secrets = secrets
@@ -44,6 +49,20 @@ actor FakeRunEnvironment: RunEnvironment {
 
     func refuseUploads(_ refuse: Bool) {
         refuseUploads = refuse
+    }
+
+    func script(_ plans: [PlanResponse], delay: Duration = .zero) {
+        self.plans = plans
+        self.planDelay = delay
+    }
+
+    /// Like the server: the events sent along are recorded; the next scripted answer.
+    func plan(_ request: PlanRequest) async throws -> PlanResponse {
+        planRequests.append(request)
+        events += request.events
+        if planDelay > .zero { try await Task.sleep(for: planDelay) }
+        guard !plans.isEmpty else { return PlanResponse(steps: [], end: PlanEnd(status: .success, errors: [])) }
+        return plans.removeFirst()
     }
 
     func secret(named name: String) async throws -> JSONValue {

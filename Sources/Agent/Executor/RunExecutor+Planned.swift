@@ -1,0 +1,148 @@
+import CyberdeskAPI
+import Desktop
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+
+/// Runs a model performs (`RunAssignment.planner`, PLANNER.md). The model runs on the server;
+/// the machine shows it the screen and executes the steps it chose exactly as replayed steps
+/// (templates, secrets at type-time, confinement, history, cancel), one answer at a time:
+/// screenshot → `plan` → steps → screenshot → … until the server says how the run ends.
+extension RunExecutor {
+    /// The crop recorded with a step that acts at a point (STEPS.md, Checkpoints).
+    static let checkpointSize = (width: 128, height: 64)
+
+    func executePlanned(_ session: inout RunSession, planner: PlannerAssignment, shouldStop: () -> Bool) async
+        -> RunEnd
+    {
+        var results: [PlannedStepResult] = []
+        var index = 0
+        var sequence = 0
+        // A `type` right after a click gets a checkpoint at the clicked point.
+        var lastClick: Point?
+        session.logger.info("the model performs the run", metadata: ["model": "\(planner.modelName ?? "?")"])
+        while true {
+            if Task.isCancelled {
+                return RunEnd(.cancelled, message: "cancelled while the model was choosing step \(index)", step: index)
+            }
+            if shouldStop() {
+                return RunEnd(
+                    status: .error, errors: ["the agent stopped before step \(index); the run did not finish"])
+            }
+            sequence += 1
+            let answer: PlanResponse
+            let events = session.history.takePending()
+            do {
+                answer = try await askForSteps(
+                    &session, planner: planner, sequence: sequence, results: results, events: events)
+            } catch {
+                session.history.restore(events)
+                let failure = StepFailure.from(error)
+                let message =
+                    failure == .cancelled
+                    ? "cancelled while the model was choosing step \(index)"
+                    : "asking the model for step \(index): \(failure.message)"
+                return RunEnd(failure, message: message)
+            }
+            if let end = answer.end { return RunEnd(status: end.status, errors: end.errors) }
+
+            results = []
+            var skipping = false
+            for raw in answer.steps {
+                defer { index += 1 }
+                if skipping {
+                    results.append(PlannedStepResult(stepIndex: index, status: "skipped"))
+                    continue
+                }
+                let step: Step
+                do {
+                    step = try Trajectory.validate([raw])[0]
+                } catch {
+                    results.append(PlannedStepResult(stepIndex: index, status: "task_failed", error: "\(error)"))
+                    skipping = true
+                    continue
+                }
+                if let end = stopBefore(index, step, shouldStop: shouldStop) { return end }
+                let target = Self.target(of: step, lastClick: lastClick)
+                var checkpoint: JSONObject?
+                let outcome = await executeStep(&session, index: index, step: step, raw: raw) { session in
+                    if let target { checkpoint = await Self.checkpoint(desktop: session.desktop, at: target) }
+                }
+                if case .click(let x, let y, _, _) = step {
+                    lastClick = Point(x: Int(x.rounded(.down)), y: Int(y.rounded(.down)))
+                } else {
+                    lastClick = nil
+                }
+                switch outcome.failure {
+                case nil:
+                    results.append(
+                        PlannedStepResult(
+                            stepIndex: index, status: "success", result: outcome.record.result, checkpoint: checkpoint))
+                case .taskFailed(let message)? where step.funcName != "fail":
+                    // The model is told and may try something else; the rest of its answer is
+                    // not executed on a screen it did not expect.
+                    results.append(
+                        PlannedStepResult(
+                            stepIndex: index, status: "task_failed",
+                            result: outcome.record.result.isEmpty ? nil : outcome.record.result, error: message))
+                    skipping = true
+                case let failure?:
+                    return RunEnd(failure, message: outcome.message, step: index)
+                }
+            }
+        }
+    }
+
+    /// Shows the model the screen and the previous steps' results; returns its next steps.
+    private func askForSteps(
+        _ session: inout RunSession, planner: PlannerAssignment, sequence: Int, results: [PlannedStepResult],
+        events: [JSONObject]
+    ) async throws -> PlanResponse {
+        let screen = try await desktop.dimensions()
+        let native = DisplaySize(width: screen.width, height: screen.height)
+        let size = native.fitting(longSide: planner.screenshotLongSide)
+        let shot = try await desktop.screenshot(ScreenshotOptions(width: size.width, height: size.height))
+        let imageID = try await environment.uploadImage(shot.png)
+        let pointer = try? await desktop.pointerPosition()
+        return try await environment.plan(
+            PlanRequest(
+                leaseToken: "", sequence: sequence, imageID: imageID, screen: native, imageSize: size,
+                pointer: pointer.map { PointerPosition(x: $0.x, y: $0.y) }, results: results,
+                outputData: session.outputData, events: events))
+    }
+
+    /// Where a step acts, for its checkpoint: clicks, drags (their start), scrolls at a point,
+    /// and a `type` right after a click (the clicked point).
+    static func target(of step: Step, lastClick: Point?) -> Point? {
+        func point(_ x: Double, _ y: Double) -> Point { Point(x: Int(x.rounded(.down)), y: Int(y.rounded(.down))) }
+        switch step {
+        case .click(let x, let y, _, _): return point(x, y)
+        case .drag(let x, let y, _, _, _, _): return point(x, y)
+        case .scroll(_, _, let x?, let y?): return point(x, y)
+        case .type: return lastClick
+        default: return nil
+        }
+    }
+
+    /// A crop of about 128×64 around `point` (clipped to the screen) as a checkpoint:
+    /// `{region: [x, y, w, h], png: base64, threshold, timeout}` in screen coordinates. Nil
+    /// when the screen cannot be read (the step still runs; it is only recorded without one).
+    static func checkpoint(desktop: any Desktop, at point: Point) async -> JSONObject? {
+        let size = checkpointSize
+        let region = Rect(
+            x: point.x - size.width / 2, y: point.y - size.height / 2, width: size.width, height: size.height)
+        guard let shot = try? await desktop.screenshot(ScreenshotOptions(region: region)) else { return nil }
+        return [
+            "region": [
+                .int(Int64(shot.source.x)), .int(Int64(shot.source.y)), .int(Int64(shot.source.width)),
+                .int(Int64(shot.source.height)),
+            ],
+            "png": .string(Data(shot.png).base64EncodedString()),
+            "threshold": .double(0.05),
+            "timeout": .double(10),
+        ]
+    }
+}
