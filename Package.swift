@@ -78,6 +78,7 @@ let package = Package(
             dependencies: [
                 "CyberdeskAPI",
                 "Planner",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 "CSQLite",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
@@ -190,6 +191,10 @@ let package = Package(
                 "SystemTestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]
+        ),
+        .testTarget(
+            name: "PlannerTests",
+            dependencies: ["Planner", "CyberdeskAPI"]
         ),
         .testTarget(
             name: "SystemdSupportTests",

@@ -229,10 +229,12 @@ public enum ModelError: Error, Sendable, Hashable {
         case .rateLimited(let name, let after):
             "model configuration '\(name)': rate limited (429) on every retry"
                 + (after.map { "; the provider asked to wait \($0) s" } ?? "")
-        case .server(let name, let status, let detail): "model configuration '\(name)': HTTP \(status) from the model (\(detail))"
+        case .server(let name, let status, let detail):
+            "model configuration '\(name)': HTTP \(status) from the model (\(detail))"
         case .timeout(let name, let seconds): "model configuration '\(name)': no answer within \(seconds) s"
         case .transport(let name, let detail): "model configuration '\(name)': cannot reach the model (\(detail))"
-        case .malformed(let name, let detail): "model configuration '\(name)': unusable answer from the model (\(detail))"
+        case .malformed(let name, let detail):
+            "model configuration '\(name)': unusable answer from the model (\(detail))"
         case .invalidConfiguration(let name, let detail): "model configuration '\(name)': \(detail)"
         }
     }

@@ -26,6 +26,7 @@ public final class System: Sendable {
     public let machine: AgentProcess
     /// Where API calls go: this system's server, or another replica on the same database.
     public let apiURL: Mutex<String>
+    let moreSecrets = Mutex<[String]>([])
     public var store: any Store { server.store }
     public var timing: ControlPlane.AgentTiming { InProcessServer.timing }
     /// Every answer the test received from the server (API calls and signed links), with its
@@ -55,7 +56,11 @@ public final class System: Sendable {
         }
         await system.shutdown()
         system.expectNoSecret(secret)
+        for other in system.moreSecrets.withLock({ $0 }) { system.expectNoSecret(other) }
     }
+
+    /// Also scanned for after the test, like ``secret`` (a model's API key, say).
+    public func scanAfterwards(for secret: String) { moreSecrets.withLock { $0.append(secret) } }
 
     public static func start(
         width: Int = 1280, height: Int = 800, database: String? = nil, fallbackInterval: Duration = .seconds(1)

@@ -8,7 +8,13 @@ public struct XtermCat {
     /// - Parameters:
     ///   - resources: `-xrm` resource lines (translations, selection behaviour).
     ///   - banner: text printed before `cat` starts, shown on the xterm's first line.
-    public init(on server: XvfbServer, resources: [String] = [], banner: String? = nil) async throws {
+    ///   - geometry: xterm's `-geometry` (columns x rows + x + y).
+    ///   - echo: whether typed text is shown in the window (off for a screen that must not show
+    ///     a typed secret, as a password field would not).
+    public init(
+        on server: XvfbServer, resources: [String] = [], banner: String? = nil, geometry: String = "120x40+0+0",
+        echo: Bool = true
+    ) async throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent(
             "cyberdesk-xterm-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -18,9 +24,9 @@ public struct XtermCat {
         let print = banner.map { "printf '%s\\n' '\($0)'; " } ?? ""
         try server.launch(
             "xterm",
-            ["-u8", "-geometry", "120x40+0+0"] + resources.flatMap { ["-xrm", $0] } + [
+            ["-u8", "-geometry", geometry] + resources.flatMap { ["-xrm", $0] } + [
                 "-e", "sh", "-c",
-                "stty -icanon; \(print)touch '\(ready.path)'; exec cat > '\(output.path)'",
+                "stty -icanon\(echo ? "" : " -echo"); \(print)touch '\(ready.path)'; exec cat > '\(output.path)'",
             ],
             environment: ["LC_ALL": "C.UTF-8"])
         let started = await eventually { FileManager.default.fileExists(atPath: ready.path) }

@@ -3,6 +3,7 @@ import FoundationEssentials
 import HTTPTypes
 import Hummingbird
 import Logging
+import Planner
 import ServiceLifecycle
 
 /// `/v1/agent/...`: the machine side of the protocol (AGENT-PROTOCOL.md; the final shapes
@@ -46,6 +47,7 @@ struct AgentController {
         api.addAgent(.post, "/v1/agent/runs/:id/attachments", streaming: true) { call in
             try await Self.upload(call)
         }
+        api.addAgent(.post, "/v1/agent/runs/:id/plan") { call in try await Self.plan(call) }
         api.addAgent(.post, "/v1/agent/runs/:id/complete") { call in try await Self.complete(call) }
         api.addAgent(.get, "/v1/agent/attachments/:id/content") { call in try await Self.content(call) }
         api.addAgent(.post, "/v1/agent/commands/:id/result", maxBody: app.limits.maxFileBytes) { call in
@@ -54,7 +56,8 @@ struct AgentController {
             let result = CommandResult(
                 contentType: call.api.request.headers[.contentType] ?? "application/json", body: call.api.body,
                 status: status)
-            guard try await CommandRelay.complete(commandID: id, machineID: call.machineID, result: result, app: call.app)
+            guard
+                try await CommandRelay.complete(commandID: id, machineID: call.machineID, result: result, app: call.app)
             else {
                 throw ControlPlaneError.notFound(
                     "command \(id) is not waiting for a result (it timed out or was answered)")
@@ -357,6 +360,7 @@ struct AgentController {
         let claimKey = call.api.request.headers[HTTPField.Name("Idempotency-Key")!]
         let (stored, work) = try await app.store.transaction { tx -> (StoredRun, RunAssignment) in
             var stored = try await assignedRun(call, forUpdate: true, in: tx)
+            let fresh = stored.leaseToken == nil
             if stored.leaseToken != nil {
                 // A retried claim of the same attempt gets the same lease.
                 guard claimKey == "\(stored.id):\(stored.attempt)", stored.run.status == .scheduling else {
@@ -369,8 +373,20 @@ struct AgentController {
                 stored.leaseToken = Credentials.generate(prefix: "lease_")
             }
             stored.leaseExpiresAt = time.addingTimeInterval(Double(timing.lease))
+            var work = try await assignment(for: stored, machine: call.machine, in: tx)
+            if work.steps.isEmpty,
+                let model = try await PromptRuns.configurationID(
+                    for: stored, workflowID: work.workflowID, app: app, in: tx)
+            {
+                work.planner = try await PromptRuns.assignment(
+                    configurationID: model, organizationID: stored.organizationID, app: app, in: tx)
+                // Each attempt starts its own conversation; a retried claim keeps it.
+                if work.planner != nil, fresh || stored.planner == nil {
+                    stored.planner = PlannerState(configurationID: model)
+                }
+            }
             try await tx.save(stored)
-            return (stored, try await assignment(for: stored, machine: call.machine, in: tx))
+            return (stored, work)
         }
         app.logger.info(
             "run claimed",
@@ -394,10 +410,7 @@ struct AgentController {
             dimensions = DisplaySize(width: Int(width), height: Int(height))
         }
         let inputs = try await Scheduler.mergedInputs(run: stored, machine: machine, in: tx)
-        var names = Set(try await tx.secrets(ownerKind: .run, ownerID: stored.id).map(\.name))
-        names.formUnion(try await tx.secrets(ownerKind: .machine, ownerID: machine.id).map(\.name))
-        let poolIDs = stored.run.poolIDs.isEmpty ? try await tx.poolIDs(ofMachine: machine.id) : stored.run.poolIDs
-        for poolID in poolIDs { names.formUnion(try await tx.secrets(ownerKind: .pool, ownerID: poolID).map(\.name)) }
+        let names = try await sensitiveNames(of: stored, machine: machine, in: tx)
         let files = try await tx.attachments(ofRun: stored.id).filter { $0.attachmentType == .input }.map {
             FileInputDescriptor(
                 attachmentID: $0.id, filename: $0.filename, targetPath: $0.targetPath, sizeBytes: $0.sizeBytes,
@@ -407,8 +420,20 @@ struct AgentController {
             runID: stored.id, attempt: stored.attempt, workflowID: workflow.id, workflowName: workflow.name,
             mainPrompt: stored.run.mainPrompt ?? workflow.mainPrompt, includesFileExports: workflow.includesFileExports,
             terminalCommandAllowlist: workflow.terminalCommandAllowlist, steps: trajectory?.trajectoryData ?? [],
-            trajectoryID: trajectory?.id, dimensions: dimensions, inputValues: inputs, sensitiveNames: names.sorted(),
+            trajectoryID: trajectory?.id, dimensions: dimensions, inputValues: inputs, sensitiveNames: names,
             fileInputs: files, sessionID: stored.run.sessionID)
+    }
+
+    /// Names a `{$name}` of the run may fetch on this machine: the run's sensitive inputs,
+    /// the machine's and its pools' sensitive parameters. Never values.
+    static func sensitiveNames(of stored: StoredRun, machine: Machine, in tx: any StoreTransaction) async throws
+        -> [String]
+    {
+        var names = Set(try await tx.secrets(ownerKind: .run, ownerID: stored.id).map(\.name))
+        names.formUnion(try await tx.secrets(ownerKind: .machine, ownerID: machine.id).map(\.name))
+        let poolIDs = stored.run.poolIDs.isEmpty ? try await tx.poolIDs(ofMachine: machine.id) : stored.run.poolIDs
+        for poolID in poolIDs { names.formUnion(try await tx.secrets(ownerKind: .pool, ownerID: poolID).map(\.name)) }
+        return names.sorted()
     }
 
     static func start(_ call: AgentCall) async throws -> APIResponse {
@@ -619,6 +644,7 @@ struct AgentController {
             guard stored.leaseToken == request.leaseToken else {
                 throw ControlPlaneError.conflict("run \(stored.id): this lease is not held; the result is discarded")
             }
+            if stored.planner == nil { stored.run.usageMetadata = PromptRuns.replayUsage(of: stored.run) }
             try await Scheduler.end(
                 &stored, status: request.status, errors: request.error, output: request.outputData, at: time, in: tx)
             return stored

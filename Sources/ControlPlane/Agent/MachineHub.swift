@@ -42,6 +42,8 @@ public final class MachineHub: Sendable {
         /// Events for the other replicas, coalesced until sent.
         var outgoing: [String] = []
         var outgoingWaiter: CheckedContinuation<Void, Never>?
+        /// Model calls in progress for runs (`plan`), stopped by the run's cancel notice.
+        var planning: [String: [UUID: @Sendable () -> Void]] = [:]
     }
 
     private let state = Mutex(State())
@@ -193,6 +195,26 @@ public final class MachineHub: Sendable {
     /// and on the other replicas.
     public func cancel(runID: String, on machineID: String) { post(Self.cancelNotice(runID), to: machineID) }
 
+    /// Runs `body` (a model call for the run) so that the run's cancel notice, here or from
+    /// another replica, cancels it at once: a cancelled run stops spending tokens within a
+    /// second even while the model thinks.
+    public func planning<T: Sendable>(runID: String, _ body: @escaping @Sendable () async -> T) async -> T {
+        let task = Task { await body() }
+        let key = UUID()
+        state.withLock { $0.planning[runID, default: [:]][key] = { task.cancel() } }
+        defer {
+            state.withLock { state in
+                state.planning[runID]?[key] = nil
+                if state.planning[runID]?.isEmpty == true { state.planning[runID] = nil }
+            }
+        }
+        return await withTaskCancellationHandler {
+            await task.value
+        } onCancel: {
+            task.cancel()
+        }
+    }
+
     static func cancelNotice(_ runID: String) -> AgentMessage {
         AgentMessage(id: "cancel:\(runID)", type: .cancel, runID: runID)
     }
@@ -204,6 +226,10 @@ public final class MachineHub: Sendable {
     }
 
     private func postHere(_ message: AgentMessage, to machineID: String) {
+        if message.type == .cancel, let runID = message.runID {
+            let stops = state.withLock { $0.planning.removeValue(forKey: runID).map { Array($0.values) } ?? [] }
+            for stop in stops { stop() }
+        }
         state.withLock { state in
             if !(state.notices[machineID] ?? []).contains(where: { $0.id == message.id }) {
                 state.notices[machineID, default: []].append(message)

@@ -1,4 +1,6 @@
+import AsyncHTTPClient
 import CyberdeskAPI
+import Planner
 import FoundationEssentials
 import Logging
 
@@ -21,6 +23,9 @@ public struct ControlPlane: Sendable {
     /// The database's clock, when replicas share a PostgreSQL database (`now` reads it).
     public let databaseClock: DatabaseClock?
     public let agentTiming: AgentTiming
+    /// The model behind a configuration: the real adapters over HTTP (tests point
+    /// configurations at a scripted model server, not at a replacement for this).
+    public let modelAdapter: @Sendable (ModelEndpoint) -> any ModelAdapter
 
     /// The agent protocol's clocks, all judged on the server.
     public struct AgentTiming: Sendable {
@@ -71,6 +76,7 @@ public struct ControlPlane: Sendable {
         publicURL: String? = nil, agentTiming: AgentTiming = AgentTiming(), logger: Logger,
         now: @escaping @Sendable () -> Date = { Date() }, databaseClock: DatabaseClock? = nil
     ) {
+        modelAdapter = { [logger] endpoint in ModelClient(endpoint: endpoint, httpClient: .shared, logger: logger) }
         self.agentTiming = agentTiming
         self.databaseClock = databaseClock
         hub = MachineHub(broadcasting: store.cluster != nil)

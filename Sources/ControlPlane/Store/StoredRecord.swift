@@ -1,4 +1,5 @@
 import CyberdeskAPI
+import Planner
 import FoundationEssentials
 
 /// A resource kept as a JSON document plus the columns that queries filter and sort on.
@@ -121,6 +122,9 @@ public struct StoredRun: StoredRecord, Hashable {
     public var stepIndex: Int?
     /// Run images (screenshots) by id: SHA-256 of the PNG in the blob store.
     public var images: [String: String]?
+    /// The model's conversation and the trajectory so far, while a model performs the run
+    /// (PLANNER.md); reset by each new attempt's claim.
+    public var planner: PlannerState?
 
     public init(
         run: Run, pinnedMachineID: String?, assignedMachineID: String? = nil, attempt: Int = 1, sequence: Int64,
@@ -167,6 +171,6 @@ public struct StoredRun: StoredRecord, Hashable {
         case leaseExpiresAt = "lease_expires_at"
         case connectionID = "connection_id"
         case stepIndex = "step_index"
-        case images
+        case images, planner
     }
 }

@@ -169,7 +169,8 @@ struct RunsController {
 
         api.add(.delete, "/v1/runs/:id") { call in
             let id = try call.id()
-            let (attachments, unfinished) = try await call.app.store.transaction { tx -> ([RunAttachment], StoredRun?) in
+            let (attachments, unfinished) = try await call.app.store.transaction {
+                tx -> ([RunAttachment], StoredRun?) in
                 guard
                     let stored = try await tx.fetch(
                         StoredRun.self, id: id, organizationID: call.organizationID, forUpdate: true)
@@ -215,6 +216,40 @@ struct RunsController {
                     "signed_url": .string(call.baseURL + path + "?expires=\(expires)&signature=\(signature)"),
                     "expires_in": .int(Int64(expiresIn)),
                 ] as JSONObject)
+        }
+
+        // The trajectory a model-performed run recorded (PLANNER.md): readable while the run
+        // goes on; `generate-trajectory` promotes it (`is_generated`), approval makes later
+        // runs replay it.
+        api.add(.get, "/v1/runs/:id/trajectory") { call in
+            let stored = try await Self.fetch(call)
+            let trajectory = try await call.app.store.read { tx in
+                try await PromptRuns.trajectory(ofRun: stored, in: tx)
+            }
+            guard let trajectory else {
+                throw ControlPlaneError.notFound(
+                    "run \(stored.id) has no trajectory: no model performed it, or it executed no step yet")
+            }
+            return try .json(trajectory)
+        }
+
+        api.add(.post, "/v1/runs/:id/generate-trajectory") { call in
+            let stored = try await Self.fetch(call)
+            let time = Timestamp.truncated(call.app.now())
+            let trajectory = try await call.app.store.transaction { tx -> TrajectoryRecord in
+                guard var trajectory = try await PromptRuns.trajectory(ofRun: stored, in: tx) else {
+                    throw ControlPlaneError.notFound(
+                        "run \(stored.id) has no trajectory to generate from: no model performed it, or it executed no step"
+                    )
+                }
+                if !trajectory.isGenerated {
+                    trajectory.isGenerated = true
+                    trajectory.updatedAt = time
+                    try await tx.save(trajectory)
+                }
+                return trajectory
+            }
+            return try .json(trajectory)
         }
 
         api.add(.post, "/v1/runs/:id/retry") { call in

@@ -1,0 +1,158 @@
+import CyberdeskAPI
+import FoundationEssentials
+import Planner
+
+/// The control plane's side of model-performed runs (PLANNER.md): which model performs a
+/// run, the prompt it is given, and the trajectory its actions become.
+enum PromptRuns {
+    /// What a `plan` call needs from the store, read in its first transaction.
+    struct Setup: Sendable {
+        var endpoint: ModelEndpoint
+        /// The run's prompt with inputs substituted and `{$name}` left as written.
+        var promptText: String
+        var inputs: JSONObject
+        var sensitiveNames: Set<String>
+        var outputSchemaText: String?
+        var checkOutput: @Sendable (JSONObject) -> [String]
+    }
+
+    /// The model configuration that performs a run of `workflow` with no approved trajectory:
+    /// the run's `main_agent_model_id`, else the workflow's `model_metadata`, else the
+    /// organization's default configuration. Nil when there is none.
+    static func configurationID(
+        for stored: StoredRun, workflowID: String, app: ControlPlane, in tx: any StoreTransaction
+    ) async throws -> String? {
+        if let id = stored.run.mainAgentModelID { return id }
+        let workflow = try await tx.fetch(
+            Workflow.self, id: workflowID, organizationID: stored.organizationID, forUpdate: false)
+        if let id = workflow?.modelMetadata?.mainAgentModelID { return id }
+        return try await app.models.defaultConfigurationID(organizationID: stored.organizationID, in: tx)
+    }
+
+    /// How the machine takes part, for the claim.
+    static func assignment(
+        configurationID: String, organizationID: String, app: ControlPlane, in tx: any StoreTransaction
+    )
+        async throws -> PlannerAssignment?
+    {
+        guard
+            let endpoint = try await app.models.endpoint(
+                configurationID: configurationID, organizationID: organizationID, in: tx)
+        else { return nil }
+        return PlannerAssignment(screenshotLongSide: endpoint.screenshotLongSide, modelName: endpoint.name)
+    }
+
+    static func setup(
+        for stored: StoredRun, state: PlannerState, machine: Machine, app: ControlPlane, in tx: any StoreTransaction
+    ) async throws -> Setup {
+        guard
+            let workflow = try await tx.fetch(
+                Workflow.self, id: stored.run.workflowID, organizationID: stored.organizationID, forUpdate: false)
+        else { throw ControlPlaneError.notFound("workflow \(stored.run.workflowID) was deleted") }
+        guard
+            let endpoint = try await app.models.endpoint(
+                configurationID: state.configurationID, organizationID: stored.organizationID, in: tx)
+        else {
+            throw ControlPlaneError.conflict(
+                "model configuration \(state.configurationID) was deleted while run \(stored.id) was using it")
+        }
+        let inputs = try await Scheduler.mergedInputs(run: stored, machine: machine, in: tx)
+        let names = try await AgentController.sensitiveNames(of: stored, machine: machine, in: tx)
+        let prompt = Template.render(stored.run.mainPrompt ?? workflow.mainPrompt, inputs: inputs).displayText
+        var schemaText: String?
+        var check: @Sendable (JSONObject) -> [String] = { _ in [] }
+        if let text = workflow.outputSchema, !text.allSatisfy(\.isWhitespace),
+            let schema = try? JSONSchema(parsing: text)
+        {
+            schemaText = text
+            check = { output in schema.validate(.object(output)).map(\.message) }
+        }
+        return Setup(
+            endpoint: endpoint, promptText: prompt, inputs: inputs, sensitiveNames: Set(names),
+            outputSchemaText: schemaText, checkOutput: check)
+    }
+
+    /// The prompt as the model sees it: text, and each `<img src="…">` of a prompt image of
+    /// the organization as that image, in place.
+    static func prompt(_ text: String, organizationID: String, app: ControlPlane) async throws -> [ContentPart] {
+        var parts: [ContentPart] = []
+        var rest = Substring(text)
+        while let open = rest.range(of: "<img") {
+            guard let close = rest[open.upperBound...].firstIndex(of: ">") else { break }
+            let tag = rest[open.lowerBound...close]
+            let before = String(rest[..<open.lowerBound])
+            if !before.isEmpty { parts.append(.text(before)) }
+            if let reference = Self.source(of: tag),
+                let image = try await app.promptImage(reference: reference, organizationID: organizationID)
+            {
+                parts.append(.image(data: image.bytes, mediaType: image.mediaType))
+            } else {
+                parts.append(.text(String(tag)))
+            }
+            rest = rest[rest.index(after: close)...]
+        }
+        if !rest.isEmpty { parts.append(.text(String(rest))) }
+        return parts
+    }
+
+    /// The `src` attribute of an `<img …>` tag.
+    static func source(of tag: Substring) -> String? {
+        for quote in ["\"", "'"] {
+            if let start = tag.range(of: "src=" + quote) {
+                let value = tag[start.upperBound...]
+                if let end = value.firstIndex(of: Character(quote)) { return String(value[..<end]) }
+            }
+        }
+        return nil
+    }
+
+    /// Writes the run's trajectory so far (readable at once through
+    /// `GET /v1/runs/{id}/trajectory`): a new, unapproved trajectory of the workflow the
+    /// first time a step was executed, updated after each turn.
+    static func saveTrajectory(
+        _ state: PlannerState, of stored: inout StoredRun, at time: Date, in tx: any StoreTransaction
+    )
+        async throws
+    {
+        guard !state.trajectory.isEmpty else { return }
+        let dimensions: JSONObject = [
+            "width": .int(Int64(state.dimensions?.width ?? 0)), "height": .int(Int64(state.dimensions?.height ?? 0)),
+        ]
+        if let id = state.trajectoryID,
+            var existing = try await tx.fetch(
+                TrajectoryRecord.self, id: id, organizationID: stored.organizationID, forUpdate: true)
+        {
+            existing.trajectoryData = state.trajectory
+            existing.dimensions = dimensions
+            existing.updatedAt = time
+            try await tx.save(existing)
+            return
+        }
+        let model = state.usage[state.configurationID]?.name ?? state.configurationID
+        let record = TrajectoryRecord(
+            id: UUIDText.new(), organizationID: stored.organizationID, workflowID: stored.run.workflowID,
+            name: "Run \(stored.id.prefix(8))",
+            description: "Recorded from run \(stored.id) (attempt \(stored.attempt)), performed by model \(model)",
+            trajectoryData: state.trajectory, dimensions: dimensions, runID: stored.id,
+            originalInputValues: stored.run.inputValues, isApproved: false, hasBeenApproved: false, isGenerated: false,
+            isMain: false, createdAt: time, updatedAt: time)
+        try await tx.insert(record)
+        stored.planner?.trajectoryID = record.id
+    }
+
+    /// The newest trajectory recorded from the run.
+    static func trajectory(ofRun stored: StoredRun, in tx: any StoreTransaction) async throws -> TrajectoryRecord? {
+        try await tx.list(
+            TrajectoryRecord.self, organizationID: stored.organizationID,
+            filters: [.equals("run_id", .text(stored.id))], order: .newestFirst, skip: 0, limit: 1
+        ).items.first
+    }
+
+    /// `usage_metadata` of a run that replayed its trajectory: every executed step was cached.
+    static func replayUsage(of run: Run) -> JSONObject {
+        let steps = (run.runMessageHistory ?? []).filter {
+            $0.objectValue?["type"] == "step" && $0.objectValue?["status"] == "success"
+        }.count
+        return ["models": [:], "total_agentic_steps": 0, "total_cached_steps": .int(Int64(steps))]
+    }
+}
