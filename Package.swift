@@ -96,7 +96,24 @@ let package = Package(
                 "CyberdeskAPI",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ]
+        ),
+        // A stand-in for a model vendor's API in tests: speaks the Anthropic Messages and OpenAI
+        // Chat Completions wire formats and finds its click targets by reading the pixels of
+        // the screenshots it is sent (PLANNER.md, "Testing without a reachable model").
+        .executableTarget(
+            name: "scripted-model",
+            dependencies: [
+                "Desktop",
+                "CyberdeskAPI",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            path: "Tests/ScriptedModel",
+            exclude: ["README.md"]
         ),
         .executableTarget(
             name: "cyberdesk-server",
@@ -213,6 +230,22 @@ let package = Package(
                 "ServerTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]
+        ),
+        // The model adapters: documented provider examples as fixtures, request bodies, retry
+        // and timeout rules against a real local HTTP server, and the scripted model.
+        .testTarget(
+            name: "PlannerTests",
+            dependencies: [
+                "Planner",
+                "CyberdeskAPI",
+                "Desktop",
+                "TestSupport",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            exclude: ["Fixtures"]
         ),
         // Hostile input, organization isolation over every route, credentials, secret
         // hygiene and seeded fuzzing of the parsers that take outside input (SECURITY.md).

@@ -186,7 +186,8 @@ public struct ModelPoint: Sendable, Hashable {
 }
 
 /// One action of the `computer` tool, in the Anthropic computer-use vocabulary (the OpenAI
-/// function tool's `action` enum mirrors it). Parsed by ``ComputerAction/parse(_:screen:space:)``.
+/// function tool's `action` enum mirrors it). Parsed by
+/// ``ComputerAction/parse(_:screen:space:configuration:)``.
 public enum ComputerAction: Sendable, Hashable {
     case screenshot
     /// left_click, right_click, middle_click, double_click, triple_click; `modifiers` is the
@@ -222,6 +223,10 @@ public enum ModelError: Error, Sendable, Hashable {
     case malformed(configuration: String, detail: String)
     /// The configuration itself cannot be used (unknown provider, bad base_url, bad params).
     case invalidConfiguration(configuration: String, detail: String)
+    /// The calling task was cancelled (the run was cancelled): the call stopped at once and was
+    /// not retried. A case of its own because `throws(ModelError)` cannot carry
+    /// `CancellationError`, and the loop must tell a cancel from a failure.
+    case cancelled(configuration: String)
 
     public var message: String {
         switch self {
@@ -236,6 +241,7 @@ public enum ModelError: Error, Sendable, Hashable {
         case .malformed(let name, let detail):
             "model configuration '\(name)': unusable answer from the model (\(detail))"
         case .invalidConfiguration(let name, let detail): "model configuration '\(name)': \(detail)"
+        case .cancelled(let name): "model configuration '\(name)': the call was cancelled"
         }
     }
 }
