@@ -210,10 +210,6 @@ let package = Package(
             ]
         ),
         .testTarget(
-            name: "PlannerTests",
-            dependencies: ["Planner", "CyberdeskAPI"]
-        ),
-        .testTarget(
             name: "SystemdSupportTests",
             dependencies: ["SystemdSupport"]
         ),

@@ -137,6 +137,8 @@ public enum PlannerLoop {
             do {
                 let modelRequest = try await self.request(state: state, request: request, context: context)
                 turn = try await model.complete(modelRequest)
+            } catch ModelError.cancelled {
+                return end(.cancelled, ["cancelled while the model was choosing a step"])
             } catch let error as ModelError {
                 return end(.error, [error.message])
             } catch is CancellationError {
