@@ -14,7 +14,7 @@ enum ComputerMapping {
     > {
         let image = request.imageSize
         let screen = request.screen
-        func point(_ p: ModelPoint) throws(Problem) -> (x: Double, y: Double) {
+        func point(_ p: ModelPoint) throws(Problem) -> (x: JSONValue, y: JSONValue) {
             guard p.x >= 0, p.y >= 0, p.x < Double(image.width), p.y < Double(image.height) else {
                 throw .invalid(
                     "coordinate [\(format(p.x)), \(format(p.y))] is outside the screen (\(image.width)x\(image.height)); "
@@ -23,13 +23,13 @@ enum ComputerMapping {
             // The screen pixel under the model's pixel (the same rule as trajectory scaling).
             let x = ((p.x + 0.5) * Double(screen.width) / Double(image.width)).rounded(.down)
             let y = ((p.y + 0.5) * Double(screen.height) / Double(image.height)).rounded(.down)
-            return (min(x, Double(screen.width - 1)), min(y, Double(screen.height - 1)))
+            return (.int(Int64(min(x, Double(screen.width - 1)))), .int(Int64(min(y, Double(screen.height - 1)))))
         }
-        func pointer() throws(Problem) -> (x: Double, y: Double) {
+        func pointer() throws(Problem) -> (x: JSONValue, y: JSONValue) {
             guard let pointer = request.pointer else {
                 throw .invalid("the pointer position is unknown; give a coordinate")
             }
-            return (Double(pointer.x), Double(pointer.y))
+            return (.int(Int64(pointer.x)), .int(Int64(pointer.y)))
         }
         func step(_ name: String, _ kwargs: JSONObject) -> JSONValue {
             ["func_name": .string(name), "kwargs": .object(kwargs)]
@@ -51,7 +51,7 @@ enum ComputerMapping {
                 let y = (Double(pointer.y) * Double(image.height) / Double(screen.height)).rounded(.down)
                 return .failure(.answer("The pointer is at [\(format(x)), \(format(y))]."))
             case .click(let button, let clicks, let at, let modifiers):
-                let (x, y): (x: Double, y: Double)
+                let (x, y): (x: JSONValue, y: JSONValue)
                 if let at { (x, y) = try point(at) } else { (x, y) = try pointer() }
                 return .success(
                     held(
@@ -60,13 +60,13 @@ enum ComputerMapping {
                             step(
                                 "click",
                                 [
-                                    "x": .double(x), "y": .double(y), "button": .string(button.rawValue),
+                                    "x": x, "y": y, "button": .string(button.rawValue),
                                     "clicks": .int(Int64(clicks)),
                                 ])
                         ]))
             case .mouseMove(let p):
                 let (x, y) = try point(p)
-                return .success([step("mouse_move", ["x": .double(x), "y": .double(y)])])
+                return .success([step("mouse_move", ["x": x, "y": y])])
             case .drag(let from, let to):
                 let start = try point(from)
                 let end = try point(to)
@@ -74,16 +74,16 @@ enum ComputerMapping {
                     step(
                         "drag",
                         [
-                            "start_x": .double(start.x), "start_y": .double(start.y), "to_x": .double(end.x),
-                            "to_y": .double(end.y), "duration": .double(0.3),
+                            "start_x": start.x, "start_y": start.y, "to_x": end.x, "to_y": end.y,
+                            "duration": .double(0.3),
                         ])
                 ])
             case .mouseDown(let at), .mouseUp(let at):
                 var kwargs: JSONObject = ["button": "left"]
                 if let at {
                     let (x, y) = try point(at)
-                    kwargs["x"] = .double(x)
-                    kwargs["y"] = .double(y)
+                    kwargs["x"] = x
+                    kwargs["y"] = y
                 }
                 let name = if case .mouseDown = action { "mouse_down" } else { "mouse_up" }
                 return .success([step(name, kwargs)])
@@ -91,8 +91,8 @@ enum ComputerMapping {
                 var kwargs: JSONObject = ["direction": .string(direction.rawValue), "amount": .int(Int64(amount))]
                 if let at {
                     let (x, y) = try point(at)
-                    kwargs["x"] = .double(x)
-                    kwargs["y"] = .double(y)
+                    kwargs["x"] = x
+                    kwargs["y"] = y
                 }
                 return .success(held(modifiers, [step("scroll", kwargs)]))
             case .type(let text):

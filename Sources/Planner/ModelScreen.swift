@@ -6,46 +6,19 @@ extension ModelEndpoint {
     /// downscaled by the provider anyway, costing tokens and precision of the coordinates).
     public static let defaultMaxImageLongSide = 1280
 
-    /// The size the screenshots of a `native` screen are sent at: scaled, aspect preserved, so
-    /// the longest side is `additional_params.max_image_long_side` (default 1280); never
-    /// upscaled; rounded to whole pixels, at least 1×1. The computer tool declares exactly this
-    /// size, and ``nativePoint(_:modelScreen:native:)`` maps the model's points back.
-    public static func modelScreen(for native: DisplaySize, additionalParams: JSONObject) -> DisplaySize {
-        var limit = defaultMaxImageLongSide
+    /// `additional_params.max_image_long_side` (a number or a numeric string), else 1280. The
+    /// machine fits its screenshots to it (``DisplaySize/fitting(longSide:)``), and the computer
+    /// tool declares the fitted size.
+    public var screenshotLongSide: Int {
         if let value = additionalParams["max_image_long_side"] {
             let number = value.doubleValue ?? value.stringValue.flatMap { Double($0) }
-            if let number, number.isFinite, number >= 1, number < 1_000_000 { limit = Int(number) }
+            if let number, number.isFinite, number >= 1, number < 1_000_000 { return Int(number) }
         }
-        let longest = max(native.width, native.height)
-        guard longest > limit, native.width > 0, native.height > 0 else { return native }
-        let scale = Double(limit) / Double(longest)
-        return DisplaySize(
-            width: max(1, Int((Double(native.width) * scale).rounded())),
-            height: max(1, Int((Double(native.height) * scale).rounded())))
-    }
-
-    /// This configuration's screenshot size for a `native` screen.
-    public func modelScreen(for native: DisplaySize) -> DisplaySize {
-        Self.modelScreen(for: native, additionalParams: additionalParams)
+        return Self.defaultMaxImageLongSide
     }
 
     /// `additional_params.coordinate_space`: `pixels` unless it says `normalized_1000`.
     public var coordinateSpace: CoordinateSpace {
         additionalParams["coordinate_space"]?.stringValue.flatMap(CoordinateSpace.init(rawValue:)) ?? .pixels
-    }
-
-    /// A point of the model's screenshot space mapped to the real screen, rounded to a pixel.
-    /// Not clamped: a point outside the screen stays outside, for the loop to report.
-    public static func nativePoint(
-        _ point: ModelPoint, modelScreen: DisplaySize, native: DisplaySize
-    ) -> (x: Int, y: Int) {
-        guard modelScreen.width > 0, modelScreen.height > 0 else { return (Int(point.x), Int(point.y)) }
-        let x = point.x * Double(native.width) / Double(modelScreen.width)
-        let y = point.y * Double(native.height) / Double(modelScreen.height)
-        func clampToInt(_ value: Double) -> Int {
-            guard value.isFinite else { return 0 }
-            return Int(max(-1_000_000, min(1_000_000, value.rounded(.down))))
-        }
-        return (clampToInt(x), clampToInt(y))
     }
 }

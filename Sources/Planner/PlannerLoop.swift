@@ -444,15 +444,3 @@ public enum PlannerLoop {
 extension String {
     var nilIfEmpty: String? { isEmpty ? nil : self }
 }
-
-extension ModelEndpoint {
-    /// `additional_params.coordinate_space`.
-    public var coordinateSpace: CoordinateSpace {
-        additionalParams["coordinate_space"]?.stringValue.flatMap(CoordinateSpace.init(rawValue:)) ?? .pixels
-    }
-
-    /// `additional_params.max_image_long_side` (default 1280).
-    public var screenshotLongSide: Int {
-        additionalParams["max_image_long_side"]?.intValue.map { Int($0) }.flatMap { $0 > 0 ? $0 : nil } ?? 1280
-    }
-}
