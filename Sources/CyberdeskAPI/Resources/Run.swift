@@ -26,8 +26,6 @@ public struct Run: Codable, Sendable, Hashable {
     public var createdAt: Date
     public var startedAt: Date?
     public var endedAt: Date?
-    public var mainAgentModelID: String?  // TEMPORARY stub field (merge)
-    public var usageMetadata: JSONObject?  // TEMPORARY stub field (merge)
 
     public init(
         id: String, organizationID: String, workflowID: String, machineID: String?, status: RunStatus,
@@ -80,8 +78,6 @@ public struct Run: Codable, Sendable, Hashable {
         case createdAt = "created_at"
         case startedAt = "started_at"
         case endedAt = "ended_at"
-        case mainAgentModelID = "main_agent_model_id"
-        case usageMetadata = "usage_metadata"
     }
 }
 

@@ -17,7 +17,6 @@ public struct Workflow: Codable, Sendable, Hashable {
     public var oldVersions: [JSONObject]
     public var createdAt: Date
     public var updatedAt: Date
-    public var modelMetadata: WorkflowModelMetadataStub?  // TEMPORARY stub (merge)
 
     public init(
         id: String, organizationID: String, name: String?, mainPrompt: String, inputSchema: String?,
@@ -53,13 +52,7 @@ public struct Workflow: Codable, Sendable, Hashable {
         case oldVersions = "old_versions"
         case createdAt = "created_at"
         case updatedAt = "updated_at"
-        case modelMetadata = "model_metadata"
     }
-}
-
-public struct WorkflowModelMetadataStub: Codable, Sendable, Hashable {
-    public var mainAgentModelID: String?
-    enum CodingKeys: String, CodingKey { case mainAgentModelID = "main_agent_model_id" }
 }
 
 /// `POST /v1/workflows`.
