@@ -79,6 +79,8 @@ let package = Package(
                 "CyberdeskAPI",
                 "Planner",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                // The HTTP client the model adapters call through (`/v1/provider-credentials/{slot}/validate`).
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 "CSQLite",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -140,6 +142,7 @@ let package = Package(
             dependencies: [
                 "ControlPlane",
                 "CyberdeskAPI",
+                "Planner",
                 "TestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
@@ -204,6 +207,7 @@ let package = Package(
             dependencies: [
                 "ControlPlane",
                 "CyberdeskAPI",
+                "Planner",
                 "TestSupport",
                 "ServerTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
