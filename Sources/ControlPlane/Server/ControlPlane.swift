@@ -1,6 +1,8 @@
+import AsyncHTTPClient
 import CyberdeskAPI
 import FoundationEssentials
 import Logging
+import Planner
 
 /// The control plane's parts, built once per process and shared by every request.
 public struct ControlPlane: Sendable {
@@ -21,6 +23,19 @@ public struct ControlPlane: Sendable {
     /// The database's clock, when replicas share a PostgreSQL database (`now` reads it).
     public let databaseClock: DatabaseClock?
     public let agentTiming: AgentTiming
+    /// Builds the client of a model endpoint (`ModelClient` over the shared HTTP client); tests
+    /// that cannot reach a model pass a fake here.
+    public let modelAdapter: @Sendable (ModelEndpoint, Logger) -> any ModelAdapter
+
+    /// Model configurations as endpoints for the planner loop.
+    public var models: ModelResolver { ModelResolver(vault: vault) }
+    /// Prompt images for the planner loop.
+    public var promptImages: PromptImages { PromptImages(store: store, blobs: blobs) }
+
+    public static let defaultModelAdapter: @Sendable (ModelEndpoint, Logger) -> any ModelAdapter = {
+        endpoint, logger in
+        ModelClient(endpoint: endpoint, httpClient: HTTPClient.shared, logger: logger)
+    }
 
     /// The agent protocol's clocks, all judged on the server.
     public struct AgentTiming: Sendable {
@@ -69,8 +84,10 @@ public struct ControlPlane: Sendable {
     public init(
         store: any Store, blobs: any BlobStore, vault: Vault, signer: URLSigner, limits: Limits = Limits(),
         publicURL: String? = nil, agentTiming: AgentTiming = AgentTiming(), logger: Logger,
-        now: @escaping @Sendable () -> Date = { Date() }, databaseClock: DatabaseClock? = nil
+        now: @escaping @Sendable () -> Date = { Date() }, databaseClock: DatabaseClock? = nil,
+        modelAdapter: @escaping @Sendable (ModelEndpoint, Logger) -> any ModelAdapter = ControlPlane.defaultModelAdapter
     ) {
+        self.modelAdapter = modelAdapter
         self.agentTiming = agentTiming
         self.databaseClock = databaseClock
         hub = MachineHub(broadcasting: store.cluster != nil)
