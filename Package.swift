@@ -80,6 +80,8 @@ let package = Package(
                 "Planner",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
+                // The HTTP client the model adapters call through (`/v1/provider-credentials/{slot}/validate`).
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 "CSQLite",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -158,6 +160,7 @@ let package = Package(
             dependencies: [
                 "ControlPlane",
                 "CyberdeskAPI",
+                "Planner",
                 "TestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
@@ -222,6 +225,7 @@ let package = Package(
             dependencies: [
                 "ControlPlane",
                 "CyberdeskAPI",
+                "Planner",
                 "TestSupport",
                 "ServerTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),

@@ -174,6 +174,45 @@ struct OrganizationIsolationTests {
                 Probe(path: "{b.image-link|run}", caller: .none, expect: .forbidden),
             ],
 
+            "GET /v1/model-configurations": [Probe(path: "/v1/model-configurations", expect: .seesNothing)],
+            "POST /v1/model-configurations": [
+                Probe(
+                    path: "/v1/model-configurations", json: ["name": "m", "provider": "openai", "model": "gpt-4o"],
+                    expect: .seesNothing)
+            ],
+            "GET /v1/model-configurations/{id}": [Probe(path: "/v1/model-configurations/{model}")],
+            "PATCH /v1/model-configurations/{id}": [
+                Probe(path: "/v1/model-configurations/{model}", json: ["clear_api_key": true])
+            ],
+            "DELETE /v1/model-configurations/{id}": [Probe(path: "/v1/model-configurations/{model}")],
+            "GET /v1/provider-credentials": [Probe(path: "/v1/provider-credentials", expect: .seesNothing)],
+            // Routes run in name order: DELETE and validate find no credential of the caller's
+            // own yet; PUT then sets one in its own organization only.
+            "DELETE /v1/provider-credentials/{slot}": [Probe(path: "/v1/provider-credentials/anthropic")],
+            "POST /v1/provider-credentials/{slot}/validate": [
+                Probe(path: "/v1/provider-credentials/anthropic/validate?model_configuration_id={model}")
+            ],
+            "PUT /v1/provider-credentials/{slot}": [
+                Probe(path: "/v1/provider-credentials/anthropic", json: ["api_key": "sk-other"], expect: .seesNothing)
+            ],
+            // The same bytes as the owner's image: stored once by digest, so no blob changes.
+            "POST /v1/workflows/prompt-image": [
+                Probe(
+                    path: "/v1/workflows/prompt-image",
+                    bytes: IsolationWorld.multipart(IsolationWorld.promptImage).body,
+                    headers: ["Content-Type": IsolationWorld.multipart(IsolationWorld.promptImage).contentType],
+                    expect: .seesNothing)
+            ],
+            "GET /v1/workflows/prompt-images": [Probe(path: "/v1/workflows/prompt-images", expect: .seesNothing)],
+            "GET /v1/workflows/prompt-image/signed-url": [
+                Probe(path: "/v1/workflows/prompt-image/signed-url?path={image-path}")
+            ],
+            "DELETE /v1/workflows/prompt-image": [Probe(path: "/v1/workflows/prompt-image?path={image-path}")],
+            "GET /v1/workflow-prompt-images/{id}": [
+                Probe(path: "/v1/workflow-prompt-images/{prompt-image}", expect: .forbidden),
+                Probe(path: "{b.prompt-image-link|prompt-image}", caller: .none, expect: .forbidden),
+            ],
+
             // The machine side, with the second organization's machine credential and even
             // the first machine's lease token.
             "POST /v1/agent/register": [

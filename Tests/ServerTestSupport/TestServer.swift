@@ -5,6 +5,7 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import Logging
+import Planner
 import TestSupport
 import Testing
 
@@ -23,8 +24,12 @@ public struct TestServer: Sendable {
 
     public var store: any Store { app.store }
 
+    /// `modelAdapter` stands in for the model client where a test cannot reach a model.
     public static func with<T: Sendable>(
-        limits: ControlPlane.Limits = .init(), _ body: @Sendable (TestServer) async throws -> T
+        limits: ControlPlane.Limits = .init(),
+        modelAdapter: @escaping @Sendable (ModelEndpoint, Logger) -> any ModelAdapter = ControlPlane
+            .defaultModelAdapter,
+        _ body: @Sendable (TestServer) async throws -> T
     ) async throws -> T {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
@@ -34,8 +39,8 @@ public struct TestServer: Sendable {
         let store = try await dataDirectory.openStore(database: nil, logger: logger)
         do {
             let result = try await serve(
-                store: store, directory: directory, dataDirectory: dataDirectory, limits: limits, logs: logs,
-                body: body)
+                store: store, directory: directory, dataDirectory: dataDirectory, limits: limits,
+                modelAdapter: modelAdapter, logs: logs, body: body)
             try await store.close()
             return result
         } catch {
@@ -46,7 +51,8 @@ public struct TestServer: Sendable {
 
     private static func serve<T: Sendable>(
         store: any Store, directory: TemporaryDirectory, dataDirectory: DataDirectory, limits: ControlPlane.Limits,
-        logs: LogCollector, body: @Sendable (TestServer) async throws -> T
+        modelAdapter: @escaping @Sendable (ModelEndpoint, Logger) -> any ModelAdapter, logs: LogCollector,
+        body: @Sendable (TestServer) async throws -> T
     ) async throws -> T {
         let adminKey = try #require(try await dataDirectory.bootstrap(store: store))
         let clock = TestClock()
@@ -55,7 +61,7 @@ public struct TestServer: Sendable {
             store: store, blobs: try FileBlobStore(directory: dataDirectory.blobsPath),
             vault: try Vault.loadOrCreate(keyFile: dataDirectory.vaultKeyPath),
             signer: try URLSigner.loadOrCreate(keyFile: dataDirectory.signingKeyPath), limits: limits,
-            logger: logger, now: clock.function)
+            logger: logger, now: clock.function, modelAdapter: modelAdapter)
         let (ports, announce) = AsyncStream.makeStream(of: Int.self)
         let application = buildApplication(app, host: "127.0.0.1", port: 0) { port in
             announce.yield(port)

@@ -61,7 +61,7 @@ extension AgentController {
                 return bytes
             },
             timestamp: APIJSON.formatTimestamp(app.now()))
-        let model = app.modelAdapter(setup.endpoint)
+        let model = app.modelAdapter(setup.endpoint, app.logger)
         let planned = await app.hub.planning(runID: stored.id) { [state] in
             var state = state
             let outcome = await PlannerLoop.advance(state: &state, request: request, context: context, model: model)

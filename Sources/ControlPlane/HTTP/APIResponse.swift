@@ -82,6 +82,8 @@ public enum APIResponse: Sendable {
             return .detail(status, error.description)
         case let error as RequestValidationError:
             return .validation(error.items)
+        case let error as ModelResolutionError:
+            return .detail(.badRequest, error.description)
         case let error as StoreError:
             switch error {
             case .conflict(let message):

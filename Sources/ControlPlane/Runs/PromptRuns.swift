@@ -72,38 +72,25 @@ enum PromptRuns {
             outputSchemaText: schemaText, checkOutput: check)
     }
 
-    /// The prompt as the model sees it: text, and each `<img src="…">` of a prompt image of
-    /// the organization as that image, in place.
+    /// The prompt as the model sees it: text, and each prompt image of the organization
+    /// (`<img src="supabase://workflow-prompt-images/…">`) as that image, in place. An image
+    /// deleted since the workflow was saved is named as text instead.
     static func prompt(_ text: String, organizationID: String, app: ControlPlane) async throws -> [ContentPart] {
         var parts: [ContentPart] = []
-        var rest = Substring(text)
-        while let open = rest.range(of: "<img") {
-            guard let close = rest[open.upperBound...].firstIndex(of: ">") else { break }
-            let tag = rest[open.lowerBound...close]
-            let before = String(rest[..<open.lowerBound])
-            if !before.isEmpty { parts.append(.text(before)) }
-            if let reference = Self.source(of: tag),
-                let image = try await app.promptImage(reference: reference, organizationID: organizationID)
-            {
-                parts.append(.image(data: image.bytes, mediaType: image.mediaType))
-            } else {
-                parts.append(.text(String(tag)))
+        for piece in PromptImages.pieces(of: text) {
+            switch piece {
+            case .text(let text):
+                parts.append(.text(text))
+            case .image(let reference, let alt):
+                if let image = try await app.promptImages.promptImage(reference: reference, organizationID: organizationID)
+                {
+                    parts.append(.image(data: image.bytes, mediaType: image.mediaType))
+                } else {
+                    parts.append(.text("[image \(alt ?? reference) is no longer available]"))
+                }
             }
-            rest = rest[rest.index(after: close)...]
         }
-        if !rest.isEmpty { parts.append(.text(String(rest))) }
         return parts
-    }
-
-    /// The `src` attribute of an `<img …>` tag.
-    static func source(of tag: Substring) -> String? {
-        for quote in ["\"", "'"] {
-            if let start = tag.range(of: "src=" + quote) {
-                let value = tag[start.upperBound...]
-                if let end = value.firstIndex(of: Character(quote)) { return String(value[..<end]) }
-            }
-        }
-        return nil
     }
 
     /// Writes the run's trajectory so far (readable at once through

@@ -52,6 +52,8 @@ public final class RunFactory: Sendable {
         public var releaseSessionAfter: Bool?
         public var isPriority: Bool
         public var mainPrompt: String?
+        public var mainAgentModelID: String?
+        public var modelMetadata: WorkflowModelMetadata?
         public var chainIndex: Int?
 
         public init(_ create: RunCreate) {
@@ -67,6 +69,8 @@ public final class RunFactory: Sendable {
             releaseSessionAfter = create.releaseSessionAfter
             isPriority = create.isPriority ?? false
             mainPrompt = create.mainPrompt
+            mainAgentModelID = create.mainAgentModelID
+            modelMetadata = create.modelMetadata
         }
     }
 
@@ -218,6 +222,10 @@ public final class RunFactory: Sendable {
         var workflow: Workflow
         var machine: Machine?
         var pools: [Pool]
+        /// The run's models: the workflow's, overlaid with the request's `model_metadata`, then
+        /// its `main_agent_model_id`; nil when none names any.
+        var modelMetadata: WorkflowModelMetadata?
+        var mainAgentModelID: String?
     }
 
     /// Looks up and checks what the request refers to: the workflow, machine, pools and
@@ -254,7 +262,20 @@ public final class RunFactory: Sendable {
         try await InputCheck.check(
             workflow: workflow, inputs: request.inputValues ?? [:], sensitive: request.sensitiveInputValues ?? [:],
             machine: machine, pools: pools, in: tx)
-        return Checked(workflow: workflow, machine: machine, pools: pools)
+        if let prompt = request.mainPrompt {
+            try await PromptImages.checkReferences(
+                in: prompt, field: "main_prompt", organizationID: organizationID, in: tx)
+        }
+        let requested = try await ModelConfigurationRules.check(
+            metadata: request.modelMetadata, field: "model_metadata", organizationID: organizationID, in: tx)
+        let mainAgent = try await ModelConfigurationRules.check(
+            configuration: request.mainAgentModelID, field: "main_agent_model_id", organizationID: organizationID,
+            in: tx)
+        var metadata = (workflow.modelMetadata ?? WorkflowModelMetadata()).overlaid(with: requested)
+        if let mainAgent { metadata.mainAgentModelID = mainAgent }
+        return Checked(
+            workflow: workflow, machine: machine, pools: pools, modelMetadata: metadata.isEmpty ? nil : metadata,
+            mainAgentModelID: mainAgent)
     }
 
     func insert(
@@ -292,7 +313,8 @@ public final class RunFactory: Sendable {
             sensitiveInputAliases: request.sensitiveInputValues == nil ? nil : sealed.aliases,
             sessionID: sessionID, sessionAlias: request.sessionAlias, releaseSessionAfter: request.releaseSessionAfter,
             poolIDs: request.machineID == nil ? pools.map(\.id) : pools.map(\.id), isPriority: request.isPriority,
-            mainPrompt: request.mainPrompt ?? workflow.mainPrompt, createdAt: Timestamp.truncated(time))
+            mainPrompt: request.mainPrompt ?? workflow.mainPrompt, mainAgentModelID: checked.mainAgentModelID,
+            modelMetadata: checked.modelMetadata, createdAt: Timestamp.truncated(time))
         let stored = StoredRun(
             run: run, pinnedMachineID: request.machineID, sequence: sequence, chainIndex: request.chainIndex)
         try await tx.insert(stored)

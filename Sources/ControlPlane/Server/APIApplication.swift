@@ -21,7 +21,11 @@ public func buildRouter(_ app: ControlPlane) -> Router<APIContext> {
     router.add(middleware: APIErrorMiddleware())
     let api = APIRouter(router: router, app: app)
     HealthController().register(api)
+    // Before the workflows: `/v1/workflows/prompt-image…` must not be taken for `/v1/workflows/{id}`.
+    PromptImagesController().register(api)
     WorkflowsController().register(api)
+    ModelConfigurationsController().register(api)
+    ProviderCredentialsController().register(api)
     TrajectoriesController().register(api)
     MachinesController().register(api)
     PoolsController().register(api)

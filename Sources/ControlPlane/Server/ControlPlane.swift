@@ -1,8 +1,8 @@
 import AsyncHTTPClient
 import CyberdeskAPI
-import Planner
 import FoundationEssentials
 import Logging
+import Planner
 
 /// The control plane's parts, built once per process and shared by every request.
 public struct ControlPlane: Sendable {
@@ -23,9 +23,19 @@ public struct ControlPlane: Sendable {
     /// The database's clock, when replicas share a PostgreSQL database (`now` reads it).
     public let databaseClock: DatabaseClock?
     public let agentTiming: AgentTiming
-    /// The model behind a configuration: the real adapters over HTTP (tests point
-    /// configurations at a scripted model server, not at a replacement for this).
-    public let modelAdapter: @Sendable (ModelEndpoint) -> any ModelAdapter
+    /// Builds the client of a model endpoint: `ModelClient`, the real adapters over the shared
+    /// HTTP client (tests point configurations at the scripted model server instead).
+    public let modelAdapter: @Sendable (ModelEndpoint, Logger) -> any ModelAdapter
+
+    /// Model configurations as endpoints for the planner loop.
+    public var models: ModelResolver { ModelResolver(vault: vault) }
+    /// Prompt images for the planner loop.
+    public var promptImages: PromptImages { PromptImages(store: store, blobs: blobs) }
+
+    public static let defaultModelAdapter: @Sendable (ModelEndpoint, Logger) -> any ModelAdapter = {
+        endpoint, logger in
+        ModelClient(endpoint: endpoint, httpClient: HTTPClient.shared, logger: logger)
+    }
 
     /// The agent protocol's clocks, all judged on the server.
     public struct AgentTiming: Sendable {
@@ -74,9 +84,10 @@ public struct ControlPlane: Sendable {
     public init(
         store: any Store, blobs: any BlobStore, vault: Vault, signer: URLSigner, limits: Limits = Limits(),
         publicURL: String? = nil, agentTiming: AgentTiming = AgentTiming(), logger: Logger,
-        now: @escaping @Sendable () -> Date = { Date() }, databaseClock: DatabaseClock? = nil
+        now: @escaping @Sendable () -> Date = { Date() }, databaseClock: DatabaseClock? = nil,
+        modelAdapter: @escaping @Sendable (ModelEndpoint, Logger) -> any ModelAdapter = ControlPlane.defaultModelAdapter
     ) {
-        modelAdapter = { [logger] endpoint in ModelClient(endpoint: endpoint, httpClient: .shared, logger: logger) }
+        self.modelAdapter = modelAdapter
         self.agentTiming = agentTiming
         self.databaseClock = databaseClock
         hub = MachineHub(broadcasting: store.cluster != nil)

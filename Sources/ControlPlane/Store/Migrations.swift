@@ -179,6 +179,38 @@ enum Migrations {
                 // 10,000 agents joining cost quadratic time.
                 ["CREATE INDEX connections_machine ON connections (machine_id, status)"]
             ),
+            (
+                9,
+                // Prompt-driven runs (PLANNER.md): model configurations (at most one default per
+                // organization, as a constraint), an organization's key per provider slot (the
+                // keys themselves are in `vault_secrets`), and prompt images (bytes in the blob
+                // store, shared with attachments by SHA-256).
+                [
+                    """
+                    CREATE TABLE model_configurations (
+                        id TEXT PRIMARY KEY, organization_id TEXT NOT NULL, doc TEXT NOT NULL, name TEXT NOT NULL,
+                        provider TEXT NOT NULL, is_system_default INTEGER NOT NULL, is_archived INTEGER NOT NULL,
+                        created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL)
+                    """,
+                    "CREATE INDEX model_configurations_org ON model_configurations (organization_id, created_at)",
+                    """
+                    CREATE UNIQUE INDEX model_configurations_default ON model_configurations (organization_id)
+                    WHERE is_system_default = 1
+                    """,
+                    """
+                    CREATE TABLE provider_credentials (
+                        id TEXT PRIMARY KEY, organization_id TEXT NOT NULL, doc TEXT NOT NULL, slot TEXT NOT NULL,
+                        created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL, UNIQUE (organization_id, slot))
+                    """,
+                    """
+                    CREATE TABLE prompt_images (
+                        id TEXT PRIMARY KEY, organization_id TEXT NOT NULL, doc TEXT NOT NULL, path TEXT NOT NULL UNIQUE,
+                        sha256 TEXT NOT NULL, size_bytes BIGINT NOT NULL, created_at BIGINT NOT NULL)
+                    """,
+                    "CREATE INDEX prompt_images_org ON prompt_images (organization_id, created_at)",
+                    "CREATE INDEX prompt_images_sha ON prompt_images (sha256)",
+                ]
+            ),
         ]
     }
 }

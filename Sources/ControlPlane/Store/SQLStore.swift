@@ -427,8 +427,13 @@ struct SQLStoreTransaction: StoreTransaction {
 
     func attachmentCount(sha256: String) async throws -> Int {
         Int(
-            try await connection.first("SELECT COUNT(*) AS n FROM run_attachments WHERE sha256 = ?", [.text(sha256)])?
-                .int("n") ?? 0)
+            try await connection.first(
+                """
+                SELECT (SELECT COUNT(*) FROM run_attachments WHERE sha256 = ?)
+                    + (SELECT COUNT(*) FROM prompt_images WHERE sha256 = ?) AS n
+                """, [.text(sha256), .text(sha256)]
+            )?
+            .int("n") ?? 0)
     }
 
     // MARK: Agents

@@ -100,6 +100,8 @@ public protocol StoreTransaction: Sendable {
     /// trajectories; returns the deleted runs' attachments so their blobs can be released.
     func deleteRuns(ofWorkflow workflowID: String) async throws -> [RunAttachment]
     func attachments(ofRun runID: String) async throws -> [RunAttachment]
+    /// How many records hold the blob: attachments and prompt images (which share the blob
+    /// store), so that releasing one never deletes bytes the other still needs.
     func attachmentCount(sha256: String) async throws -> Int
 
     // MARK: Agents
@@ -260,6 +262,10 @@ public struct SessionRecord: Sendable, Hashable {
 public struct VaultSecret: Sendable, Hashable {
     public enum OwnerKind: String, Sendable {
         case run, machine, pool
+        /// A model configuration's own API key (`name` is `api_key`).
+        case modelConfiguration = "model_configuration"
+        /// An organization's provider credential (`name` is `api_key`).
+        case providerCredential = "provider_credential"
     }
 
     public var id: String

@@ -96,6 +96,33 @@ extension RunAttachment: StoredRecord {
     }
 }
 
+extension ModelConfigurationRecord: StoredRecord {
+    public static let table = "model_configurations"
+    public var columns: [(String, SQLValue)] {
+        [
+            ("name", .text(name)), ("provider", .text(provider)), ("is_system_default", .bool(isSystemDefault)),
+            ("is_archived", .bool(isArchived)), ("created_at", .date(createdAt)), ("updated_at", .date(updatedAt)),
+        ]
+    }
+}
+
+extension ProviderCredentialRecord: StoredRecord {
+    public static let table = "provider_credentials"
+    public var columns: [(String, SQLValue)] {
+        [("slot", .text(slot)), ("created_at", .date(createdAt)), ("updated_at", .date(updatedAt))]
+    }
+}
+
+extension PromptImageRecord: StoredRecord {
+    public static let table = "prompt_images"
+    public var columns: [(String, SQLValue)] {
+        [
+            ("path", .text(path)), ("sha256", .text(sha256)), ("size_bytes", .int(sizeBytes)),
+            ("created_at", .date(createdAt)),
+        ]
+    }
+}
+
 /// A run as the store keeps it: the public resource plus what only the server needs.
 public struct StoredRun: StoredRecord, Hashable {
     public static let table = "runs"

@@ -23,6 +23,15 @@ public struct Run: Codable, Sendable, Hashable {
     public var poolIDs: [String]
     public var isPriority: Bool
     public var mainPrompt: String?
+    /// `RunCreate.main_agent_model_id` as given: the per-run override of the main agent model.
+    public var mainAgentModelID: String?
+    /// The models this run uses, fixed at creation: the workflow's `model_metadata`, overlaid
+    /// with `RunCreate.model_metadata`, then with `main_agent_model_id`. The planner loop
+    /// reads `modelMetadata?.mainAgentModelID`, which already includes the override.
+    @AlwaysPresent public var modelMetadata: WorkflowModelMetadata?
+    /// Per model: calls, input/output tokens; `total_agentic_steps`, `total_cached_steps`.
+    /// Null until a model is used.
+    @AlwaysPresent public var usageMetadata: JSONObject?
     public var createdAt: Date
     public var startedAt: Date?
     public var endedAt: Date?
@@ -32,8 +41,9 @@ public struct Run: Codable, Sendable, Hashable {
         error: [String]? = nil, outputData: JSONObject? = nil, inputValues: JSONObject?,
         inputAttachmentIDs: [String] = [], outputAttachmentIDs: [String] = [], runMessageHistory: [JSONValue]? = nil,
         sensitiveInputAliases: JSONObject?, sessionID: String?, sessionAlias: String?, releaseSessionAfter: Bool?,
-        poolIDs: [String], isPriority: Bool, mainPrompt: String?, createdAt: Date, startedAt: Date? = nil,
-        endedAt: Date? = nil
+        poolIDs: [String], isPriority: Bool, mainPrompt: String?, mainAgentModelID: String? = nil,
+        modelMetadata: WorkflowModelMetadata? = nil, usageMetadata: JSONObject? = nil, createdAt: Date,
+        startedAt: Date? = nil, endedAt: Date? = nil
     ) {
         self.id = id
         self.organizationID = organizationID
@@ -53,6 +63,9 @@ public struct Run: Codable, Sendable, Hashable {
         self.poolIDs = poolIDs
         self.isPriority = isPriority
         self.mainPrompt = mainPrompt
+        self.mainAgentModelID = mainAgentModelID
+        self.modelMetadata = modelMetadata
+        self.usageMetadata = usageMetadata
         self.createdAt = createdAt
         self.startedAt = startedAt
         self.endedAt = endedAt
@@ -75,6 +88,9 @@ public struct Run: Codable, Sendable, Hashable {
         case poolIDs = "pool_ids"
         case isPriority = "is_priority"
         case mainPrompt = "main_prompt"
+        case mainAgentModelID = "main_agent_model_id"
+        case modelMetadata = "model_metadata"
+        case usageMetadata = "usage_metadata"
         case createdAt = "created_at"
         case startedAt = "started_at"
         case endedAt = "ended_at"
@@ -95,12 +111,15 @@ public struct RunCreate: Codable, Sendable {
     public var releaseSessionAfter: Bool?
     public var isPriority: Bool?
     public var mainPrompt: String?
+    public var mainAgentModelID: String?
+    public var modelMetadata: WorkflowModelMetadata?
 
     public init(
         workflowID: String, machineID: String? = nil, poolIDs: [String]? = nil, inputValues: JSONObject? = nil,
         sensitiveInputValues: JSONObject? = nil, fileInputs: [FileInput]? = nil, sessionID: String? = nil,
         startSession: Bool? = nil, sessionAlias: String? = nil, releaseSessionAfter: Bool? = nil,
-        isPriority: Bool? = nil, mainPrompt: String? = nil
+        isPriority: Bool? = nil, mainPrompt: String? = nil, mainAgentModelID: String? = nil,
+        modelMetadata: WorkflowModelMetadata? = nil
     ) {
         self.workflowID = workflowID
         self.machineID = machineID
@@ -114,9 +133,13 @@ public struct RunCreate: Codable, Sendable {
         self.releaseSessionAfter = releaseSessionAfter
         self.isPriority = isPriority
         self.mainPrompt = mainPrompt
+        self.mainAgentModelID = mainAgentModelID
+        self.modelMetadata = modelMetadata
     }
 
     enum CodingKeys: String, CodingKey {
+        case mainAgentModelID = "main_agent_model_id"
+        case modelMetadata = "model_metadata"
         case workflowID = "workflow_id"
         case machineID = "machine_id"
         case poolIDs = "pool_ids"

@@ -71,6 +71,18 @@ struct IsolationWorld: Sendable, Placeholders {
             ])
         ids["waiting-run"] = try #require(waiting["id"]?.stringValue)
         ids["command"] = UUID().uuidString.lowercased()
+        // Models and prompt images: a configuration with its own key, a provider credential,
+        // an uploaded image.
+        let model = try await server.create(
+            "/v1/model-configurations",
+            ["name": "owner model", "provider": "anthropic", "model": "claude", "api_key": "sk-owner-model-key"])
+        ids["model"] = try #require(model["id"]?.stringValue)
+        let credential = try await server.request(
+            .put, "/v1/provider-credentials/anthropic", json: ["api_key": "sk-owner-credential-key"])
+        try #require(credential.status == 200, "\(credential)")
+        let image = try await uploadPromptImage(promptImage, server, as: .admin)
+        ids["prompt-image"] = image.id
+        ids["image-path"] = image.path
 
         // The other organization.
         let (otherRecord, otherKey) = try await server.key(organization: "other")
@@ -100,6 +112,10 @@ struct IsolationWorld: Sendable, Placeholders {
             "/v1/runs/\(otherRunID)/image/signed-url?image_url=\(otherImage)", as: other)
         let imageURL = try #require(try imageLink.json().objectValue?["signed_url"]?.stringValue, "\(imageLink)")
         values["b.image-link|run"] = localPath(imageURL, server).replacingOccurrences(of: otherRunID, with: ids["run"]!)
+        let otherPromptImage = try await uploadPromptImage(
+            Array(promptImage.prefix(8)) + Array("other".utf8), server, as: other)
+        values["b.prompt-image-link|prompt-image"] = localPath(otherPromptImage.link, server).replacingOccurrences(
+            of: otherPromptImage.id, with: ids["prompt-image"]!)
         for (name, id) in ids { values[name] = id }
         return IsolationWorld(
             ids: ids, values: values, otherKey: otherKey, otherOrganizationID: otherRecord.organizationID,
@@ -112,6 +128,33 @@ struct IsolationWorld: Sendable, Placeholders {
             headers: ["X-Lease-Token": lease, "Content-Type": "image/png"])
         try #require(response.status == 200, "\(response)")
         return try #require(try response.json().objectValue?["id"]?.stringValue)
+    }
+
+    /// The owner's prompt image: a PNG signature is all the server checks.
+    static let promptImage: [UInt8] =
+        [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A] + Array("owner prompt image".utf8)
+
+    static func multipart(_ content: [UInt8]) -> (body: [UInt8], contentType: String) {
+        let boundary = "isolation-boundary"
+        let head = "--\(boundary)\r\nContent-Disposition: form-data; name=\"file\"; filename=\"p.png\"\r\n\r\n"
+        return (
+            Array(head.utf8) + content + Array("\r\n--\(boundary)--\r\n".utf8),
+            "multipart/form-data; boundary=\(boundary)"
+        )
+    }
+
+    static func uploadPromptImage(_ content: [UInt8], _ server: TestServer, as credential: Credential) async throws
+        -> (id: String, path: String, link: String)
+    {
+        let form = multipart(content)
+        let response = try await server.request(
+            .post, "/v1/workflows/prompt-image", as: credential, bytes: form.body,
+            headers: ["Content-Type": form.contentType])
+        try #require(response.status == 201, "\(response)")
+        let answer = try #require(try response.json().objectValue)
+        let link = try #require(answer["signed_url"]?.stringValue)
+        let id = try #require(link.split(separator: "?").first?.split(separator: "/").last.map(String.init))
+        return (id, try #require(answer["path"]?.stringValue), link)
     }
 
     static func localPath(_ url: String, _ server: TestServer) -> String {

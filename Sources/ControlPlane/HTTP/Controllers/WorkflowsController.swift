@@ -9,15 +9,23 @@ struct WorkflowsController {
             try Self.checkSchema(create.inputSchema, field: "input_schema")
             try Self.checkSchema(create.outputSchema, field: "output_schema")
             let time = Timestamp.truncated(call.app.now())
-            let workflow = Workflow(
-                id: UUIDText.new(), organizationID: call.organizationID, name: create.name,
-                mainPrompt: create.mainPrompt, inputSchema: create.inputSchema, outputSchema: create.outputSchema,
-                includesFileExports: create.includesFileExports ?? false,
-                isWebhooksEnabled: create.isWebhooksEnabled ?? false,
-                terminalCommandAllowlist: create.terminalCommandAllowlist,
-                includesInputVariables: Self.hasInputVariables(create.mainPrompt), oldVersions: [], createdAt: time,
-                updatedAt: time)
-            try await call.app.store.transaction { try await $0.insert(workflow) }
+            let workflow = try await call.app.store.transaction { tx in
+                let metadata = try await ModelConfigurationRules.check(
+                    metadata: create.modelMetadata, field: "model_metadata", organizationID: call.organizationID,
+                    in: tx)
+                try await PromptImages.checkReferences(
+                    in: create.mainPrompt, field: "main_prompt", organizationID: call.organizationID, in: tx)
+                let workflow = Workflow(
+                    id: UUIDText.new(), organizationID: call.organizationID, name: create.name,
+                    mainPrompt: create.mainPrompt, inputSchema: create.inputSchema, outputSchema: create.outputSchema,
+                    includesFileExports: create.includesFileExports ?? false,
+                    isWebhooksEnabled: create.isWebhooksEnabled ?? false,
+                    terminalCommandAllowlist: create.terminalCommandAllowlist,
+                    includesInputVariables: Self.hasInputVariables(create.mainPrompt), modelMetadata: metadata,
+                    oldVersions: [], createdAt: time, updatedAt: time)
+                try await tx.insert(workflow)
+                return workflow
+            }
             return try .json(workflow, status: .created)
         }
 
@@ -56,7 +64,13 @@ struct WorkflowsController {
                         throw RequestValidationError(
                             loc: ["body", "main_prompt"], msg: "main_prompt cannot be null", type: "string_type")
                     }
+                    try await PromptImages.checkReferences(
+                        in: prompt, field: "main_prompt", organizationID: call.organizationID, in: tx)
                     workflow.mainPrompt = prompt
+                }
+                if case .some(let metadata) = try ModelConfigurationRules.metadata(patch) {
+                    workflow.modelMetadata = try await ModelConfigurationRules.check(
+                        metadata: metadata, field: "model_metadata", organizationID: call.organizationID, in: tx)
                 }
                 if case .some(let schema) = try patch.string("input_schema") {
                     try Self.checkSchema(schema, field: "input_schema")
@@ -185,6 +199,11 @@ struct WorkflowsController {
         version["output_schema"] = workflow.outputSchema.map { .string($0) } ?? .null
         version["terminal_command_allowlist"] =
             workflow.terminalCommandAllowlist.map { .array($0.map { .string($0) }) } ?? .null
+        var metadata: JSONObject = [:]
+        for field in workflow.modelMetadata?.fields ?? [] {
+            metadata[field.name] = field.id.map { .string($0) } ?? .null
+        }
+        version["model_metadata"] = workflow.modelMetadata == nil ? .null : .object(metadata)
         return version
     }
 }

@@ -1,0 +1,131 @@
+import CyberdeskAPI
+import FoundationEssentials
+import Planner
+
+/// Turns a stored model configuration into the `ModelEndpoint` the planner loop calls: the
+/// configuration's settings with its API key opened from the vault — its own key, else the
+/// organization's provider credential for its provider, else none (local model servers).
+public struct ModelResolver: Sendable {
+    let vault: Vault
+
+    public init(vault: Vault) { self.vault = vault }
+
+    /// Timeout per HTTP attempt when the configuration sets none.
+    public static let defaultTimeoutSeconds: Double = 120
+    /// Retries after the first attempt when the configuration sets none.
+    public static let defaultMaxRetries = 2
+
+    /// The endpoint of the configuration, or nil when the organization has no such
+    /// configuration. Throws `ModelResolutionError` when it exists but must not be used: it is
+    /// archived, names a provider this server does not speak, or its key cannot be opened.
+    public func endpoint(configurationID: String, organizationID: String, in tx: any StoreTransaction) async throws
+        -> ModelEndpoint?
+    {
+        guard
+            let record = try await tx.fetch(
+                ModelConfigurationRecord.self, id: configurationID, organizationID: organizationID, forUpdate: false)
+        else { return nil }
+        return try await endpoint(for: record, allowArchived: false, in: tx)
+    }
+
+    /// The organization's default configuration (`is_system_default`) unless it is archived.
+    public func defaultConfigurationID(organizationID: String, in tx: any StoreTransaction) async throws -> String? {
+        try await defaultConfiguration(organizationID: organizationID, in: tx)?.id
+    }
+
+    func defaultConfiguration(organizationID: String, in tx: any StoreTransaction) async throws
+        -> ModelConfigurationRecord?
+    {
+        try await tx.list(
+            ModelConfigurationRecord.self, organizationID: organizationID,
+            filters: [.equals("is_system_default", .bool(true)), .equals("is_archived", .bool(false))],
+            order: .newestFirst, skip: 0, limit: 1
+        ).items.first
+    }
+
+    /// `allowArchived` only for `/validate`, which may test a configuration kept for reference.
+    func endpoint(for record: ModelConfigurationRecord, allowArchived: Bool, in tx: any StoreTransaction) async throws
+        -> ModelEndpoint
+    {
+        if record.isArchived, !allowArchived {
+            throw ModelResolutionError.archived(id: record.id, name: record.name)
+        }
+        guard let provider = ModelProvider(rawValue: record.provider) else {
+            throw ModelResolutionError.unsupportedProvider(id: record.id, name: record.name, provider: record.provider)
+        }
+        var key = try await openKey(ownerKind: .modelConfiguration, ownerID: record.id, in: tx, name: record.name)
+        if key == nil {
+            key = try await credentialKey(slot: provider, organizationID: record.organizationID, in: tx)
+        }
+        return ModelEndpoint(
+            configurationID: record.id, name: record.name, provider: provider, model: record.model, apiKey: key,
+            temperature: record.temperature, maxTokens: record.maxTokens,
+            timeoutSeconds: record.timeoutSeconds ?? Self.defaultTimeoutSeconds,
+            maxRetries: record.maxRetries ?? Self.defaultMaxRetries, additionalParams: record.additionalParams ?? [:])
+    }
+
+    /// The organization's key for a provider slot, if one is set.
+    func credentialKey(slot: ModelProvider, organizationID: String, in tx: any StoreTransaction) async throws
+        -> String?
+    {
+        guard let credential = try await Self.credential(slot: slot.rawValue, organizationID: organizationID, in: tx)
+        else { return nil }
+        return try await openKey(
+            ownerKind: .providerCredential, ownerID: credential.id, in: tx, name: "provider credential \(slot.rawValue)"
+        )
+    }
+
+    static func credential(slot: String, organizationID: String, in tx: any StoreTransaction) async throws
+        -> ProviderCredentialRecord?
+    {
+        try await tx.list(
+            ProviderCredentialRecord.self, organizationID: organizationID, filters: [.equals("slot", .text(slot))],
+            order: .newestFirst, skip: 0, limit: 1
+        ).items.first
+    }
+
+    private func openKey(ownerKind: VaultSecret.OwnerKind, ownerID: String, in tx: any StoreTransaction, name: String)
+        async throws -> String?
+    {
+        guard let secret = try await tx.secrets(ownerKind: ownerKind, ownerID: ownerID).first else { return nil }
+        // The error of a failed open says nothing of the value; it is replaced anyway.
+        guard case .some(.string(let key)) = try? vault.reveal(secret) else {
+            throw ModelResolutionError.unreadableKey(name: name)
+        }
+        return key
+    }
+
+    /// Seals `key` as the only secret of its owner (replacing an earlier one) and returns the
+    /// alias shown in responses.
+    func storeKey(
+        _ key: String, ownerKind: VaultSecret.OwnerKind, ownerID: String, organizationID: String, at time: Date,
+        in tx: any StoreTransaction
+    ) async throws -> String {
+        try await tx.deleteSecrets(ownerKind: ownerKind, ownerID: ownerID)
+        let alias = "vault:" + UUIDText.new()
+        let sealed = try vault.seal(.string(key), alias: alias, owner: ownerKind.rawValue + "/" + ownerID)
+        try await tx.insertSecret(
+            VaultSecret(
+                id: alias, organizationID: organizationID, ownerKind: ownerKind, ownerID: ownerID, name: "api_key",
+                sealed: sealed, createdAt: time))
+        return alias
+    }
+}
+
+/// Why a model configuration cannot be used. Messages name the configuration, never a key.
+public enum ModelResolutionError: Error, CustomStringConvertible, Equatable {
+    case archived(id: String, name: String)
+    case unsupportedProvider(id: String, name: String, provider: String)
+    case unreadableKey(name: String)
+
+    public var description: String {
+        switch self {
+        case .archived(let id, let name):
+            "model configuration '\(name)' (\(id)) is archived and is not used for new runs; unarchive it (is_archived: false) or choose another"
+        case .unsupportedProvider(let id, let name, let provider):
+            "model configuration '\(name)' (\(id)) names provider '\(provider)', which this server does not support (supported: \(ModelProvider.supportedList))"
+        case .unreadableKey(let name):
+            "the API key of \(name) cannot be opened with this server's vault.key (it was sealed with another); set the key again"
+        }
+    }
+}
