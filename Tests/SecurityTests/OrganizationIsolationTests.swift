@@ -148,6 +148,8 @@ struct OrganizationIsolationTests {
             "DELETE /v1/runs/{id}": [Probe(path: "/v1/runs/{run}")],
             "GET /v1/runs/{id}/image/signed-url": [Probe(path: "/v1/runs/{run}/image/signed-url?image_url={image}")],
             "POST /v1/runs/{id}/retry": [Probe(path: "/v1/runs/{run}/retry", json: [:])],
+            "GET /v1/runs/{id}/trajectory": [Probe(path: "/v1/runs/{run}/trajectory")],
+            "POST /v1/runs/{id}/generate-trajectory": [Probe(path: "/v1/runs/{run}/generate-trajectory")],
 
             "GET /v1/run-attachments": [Probe(path: "/v1/run-attachments?run_id={run}", expect: .seesNothing)],
             "POST /v1/run-attachments": [
@@ -237,6 +239,15 @@ struct OrganizationIsolationTests {
             ],
             "POST /v1/agent/runs/{id}/secrets/{name}": [
                 Probe(path: "/v1/agent/runs/{run}/secrets/password", json: ["lease_token": "{lease}"], caller: .machine)
+            ],
+            "POST /v1/agent/runs/{id}/plan": [
+                Probe(
+                    path: "/v1/agent/runs/{run}/plan",
+                    json: [
+                        "lease_token": "{lease}", "sequence": 1, "image_id": "x",
+                        "screen": ["width": 1280, "height": 800], "image_size": ["width": 1280, "height": 800],
+                        "results": [], "output_data": [:], "events": [["func_name": "stolen"]],
+                    ], caller: .machine)
             ],
             "POST /v1/agent/runs/{id}/events": [
                 Probe(

@@ -101,17 +101,37 @@ extension RunExecutor {
         _ session: inout RunSession, planner: PlannerAssignment, sequence: Int, results: [PlannedStepResult],
         events: [JSONObject]
     ) async throws -> PlanResponse {
+        let clock = ContinuousClock()
+        let started = clock.now
         let screen = try await desktop.dimensions()
         let native = DisplaySize(width: screen.width, height: screen.height)
         let size = native.fitting(longSide: planner.screenshotLongSide)
         let shot = try await desktop.screenshot(ScreenshotOptions(width: size.width, height: size.height))
+        let captured = clock.now
         let imageID = try await environment.uploadImage(shot.png)
+        let uploaded = clock.now
         let pointer = try? await desktop.pointerPosition()
-        return try await environment.plan(
+        let answer = try await environment.plan(
             PlanRequest(
                 leaseToken: "", sequence: sequence, imageID: imageID, screen: native, imageSize: size,
                 pointer: pointer.map { PointerPosition(x: $0.x, y: $0.y) }, results: results,
                 outputData: session.outputData, events: events))
+        // What a model turn costs the machine (scripts/bench-planner reads these).
+        session.logger.debug(
+            "model turn",
+            metadata: [
+                "turn": "\(sequence)", "capture.ms": "\(Self.milliseconds(started, captured))",
+                "upload.ms": "\(Self.milliseconds(captured, uploaded))",
+                "plan.ms": "\(Self.milliseconds(uploaded, clock.now))", "png.bytes": "\(shot.png.count)",
+                "steps": "\(answer.steps.count)",
+            ])
+        return answer
+    }
+
+    static func milliseconds(_ from: ContinuousClock.Instant, _ to: ContinuousClock.Instant) -> String {
+        let duration = from.duration(to: to)
+        let value = Double(duration.components.seconds) * 1000 + Double(duration.components.attoseconds) / 1e15
+        return "\((value * 10).rounded() / 10)"
     }
 
     /// Where a step acts, for its checkpoint: clicks, drags (their start), scrolls at a point,

@@ -62,11 +62,13 @@ extension AgentController {
             },
             timestamp: APIJSON.formatTimestamp(app.now()))
         let model = app.modelAdapter(setup.endpoint, app.logger)
+        let thinking = ContinuousClock.now
         let planned = await app.hub.planning(runID: stored.id) { [state] in
             var state = state
             let outcome = await PlannerLoop.advance(state: &state, request: request, context: context, model: model)
             return (state, outcome)
         }
+        let modelTime = thinking.duration(to: .now)
         state = planned.0
         let outcome = planned.1
         state.lastSequence = request.sequence
@@ -92,6 +94,7 @@ extension AgentController {
             metadata: [
                 "run.id": "\(stored.id)", "model": "\(setup.endpoint.name)", "plan.steps": "\(response.steps.count)",
                 "plan.end": "\(response.end?.status.rawValue ?? "-")",
+                "model.ms": "\(Double(modelTime.components.seconds) * 1000 + Double(modelTime.components.attoseconds) / 1e15)",
             ])
         return try .json(response)
     }

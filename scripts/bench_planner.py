@@ -1,0 +1,192 @@
+"""Drives scripts/bench-planner: real server, agent, xterm and Xvfb; the scripted model.
+
+Per model turn it reads the agent's `model turn` debug lines (capture+encode, upload, the
+`plan` round trip) and the server's `model turn` lines (the model call alone), and each
+step's execution time from the run history. The overhead of a turn is everything but the
+model call: capture + upload + (plan round trip - model call) + executing its steps.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+COLOUR = "#ffd700"
+PROMPT = (
+    "In the yellow note window: type «{patient}», press Enter, type «Blood pressure 120/80», press Enter, "
+    "then type «{$password}» and press Enter. Report the patient as «patient»."
+)
+# Ten executed actions, then the end of the turn: eleven model calls.
+SCRIPT = {
+    "actions": [
+        {"click": {"color": COLOUR}},
+        {"type": {"quoted": 0}},
+        {"key": "Return"},
+        {"type": {"quoted": 1}},
+        {"key": "Return"},
+        {"click": {"color": COLOUR}},
+        {"type": {"quoted": 2}},
+        {"key": "Return"},
+        {"key": "shift"},
+        {"tool": "set_output", "input": {"key": {"quoted": 3}, "value": {"quoted": 0}}},
+        {"end": "Done."},
+    ]
+}
+FIELD = re.compile(r'(\S+?)=("[^"]*"|\S+)')
+
+
+def wait_for(predicate, timeout, what):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    sys.exit(f"bench-planner: timed out waiting for {what}")
+
+
+def api(base, key, method, path, body=None):
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(base + path, data=data, method=method)
+    request.add_header("Authorization", f"Bearer {key}")
+    if data is not None:
+        request.add_header("Content-Type", "application/json")
+    with urllib.request.urlopen(request, timeout=60) as answer:
+        return json.loads(answer.read() or b"null")
+
+
+def lines(path: Path, message: str):
+    for line in path.read_text(errors="replace").splitlines():
+        if f" {message} " in line or line.endswith(f" {message}"):
+            yield {key: value.strip('"') for key, value in FIELD.findall(line)}
+
+
+def percentile(values, p):
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--bin", required=True)
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    binaries = Path(args.bin)
+    work = Path(tempfile.mkdtemp(prefix="bench-planner-"))
+    processes = []
+    try:
+        display_file = work / "display"
+        with open(display_file, "w") as out:
+            processes.append(subprocess.Popen(
+                ["Xvfb", "-displayfd", "1", "-screen", "0", "1920x1080x24", "-nolisten", "tcp"], stdout=out,
+                stderr=subprocess.DEVNULL))
+        display = ":" + wait_for(lambda: display_file.read_text().strip(), 20, "Xvfb")
+        env = {**os.environ, "DISPLAY": display, "LC_ALL": "C.UTF-8"}
+        ready = work / "ready"
+        processes.append(subprocess.Popen(
+            ["xterm", "-u8", "-geometry", "100x30+400+300", "-xrm", f"XTerm*background: {COLOUR}", "-e", "sh", "-c",
+             f"stty -icanon -echo; touch '{ready}'; exec cat > '{work / 'typed.txt'}'"], env=env,
+            stderr=subprocess.DEVNULL))
+        wait_for(ready.exists, 20, "xterm")
+
+        data = work / "data"
+        server_log = work / "server.log"
+        port_file = work / "server-port"
+        processes.append(subprocess.Popen(
+            [str(binaries / "cyberdesk-server"), "serve", "--port", "0", "--port-file", str(port_file),
+             "--data-dir", str(data)], stdout=subprocess.DEVNULL, stderr=open(server_log, "w")))
+        base = "http://127.0.0.1:" + wait_for(lambda: port_file.exists() and port_file.read_text().strip(), 30, "server")
+        key = wait_for(lambda: (data / "admin-api-key").exists() and (data / "admin-api-key").read_text().strip(), 10,
+                       "admin key")
+
+        (work / "script.json").write_text(json.dumps(SCRIPT))
+        model_port = work / "model-port"
+        processes.append(subprocess.Popen(
+            [str(binaries / "scripted-model"), "--script", str(work / "script.json"), "--port", "0", "--port-file",
+             str(model_port), "--requests-dir", str(work / "requests")], stderr=subprocess.DEVNULL))
+        (work / "requests").mkdir(exist_ok=True)
+        model_url = "http://127.0.0.1:" + wait_for(lambda: model_port.exists() and model_port.read_text().strip(), 20,
+                                                   "scripted model")
+
+        home = work / "home"
+        home.mkdir()
+        agent_env = {**env, "HOME": str(home), "CYBERDESK_STATE_DIR": str(work / "state")}
+        (work / "key").write_text(key)
+        subprocess.run([str(binaries / "cyberdesk-agent"), "join", "--server", base, "--api-key-file", str(work / "key"),
+                        "--name", "bench"], env=agent_env, check=True, capture_output=True)
+        agent_log = work / "agent.log"
+        processes.append(subprocess.Popen(
+            [str(binaries / "cyberdesk-agent"), "run", "--log-level", "debug"], env=agent_env,
+            stdout=subprocess.DEVNULL, stderr=open(agent_log, "w")))
+
+        config = api(base, key, "POST", "/v1/model-configurations", {
+            "name": "scripted", "provider": "anthropic", "model": "scripted-cua-1",
+            "additional_params": {"base_url": model_url}})
+        workflow = api(base, key, "POST", "/v1/workflows", {
+            "main_prompt": PROMPT, "model_metadata": {"main_agent_model_id": config["id"]}})
+
+        walls, overheads, parts = [], [], {"capture": [], "upload": [], "server": [], "model": [], "execute": []}
+        for index in range(args.runs):
+            created = time.monotonic()
+            run = api(base, key, "POST", "/v1/runs", {
+                "workflow_id": workflow["id"], "input_values": {"patient": f"Patient {index}"},
+                "sensitive_input_values": {"password": "s3cret-✓"}})
+
+            def finished():
+                current = api(base, key, "GET", f"/v1/runs/{run['id']}")
+                return current if current["status"] in ("success", "task_failed", "error", "cancelled") else None
+
+            done = wait_for(finished, 120, "the run")
+            walls.append(time.monotonic() - created)
+            if done["status"] != "success":
+                sys.exit(f"bench-planner: run ended {done['status']}: {done['error']}\n{agent_log.read_text()[-3000:]}")
+            history = done["run_message_history"]
+            steps = [event for event in history if event.get("type") == "step"]
+            agent_turns = [t for t in lines(agent_log, "model turn") if t.get("run.id") == run["id"]]
+            server_turns = [t for t in lines(server_log, "model turn") if t.get("run.id") == run["id"]]
+            by_turn = {}
+            # The steps of turn N's answer are executed before turn N+1's request.
+            step_index = 0
+            for number, (agent, server) in enumerate(zip(agent_turns, server_turns), start=1):
+                count = int(agent.get("steps", "0"))
+                executed = sum(step["duration_ms"] for step in steps[step_index:step_index + count])
+                step_index += count
+                capture, upload = float(agent["capture.ms"]), float(agent["upload.ms"])
+                plan, model = float(agent["plan.ms"]), float(server["model.ms"])
+                by_turn[number] = (capture, upload, plan - model, model, executed)
+            for capture, upload, server_part, model, executed in by_turn.values():
+                parts["capture"].append(capture)
+                parts["upload"].append(upload)
+                parts["server"].append(server_part)
+                parts["model"].append(model)
+                parts["execute"].append(executed)
+                overheads.append(capture + upload + server_part + executed)
+
+        print(f"runs: {args.runs}, model turns measured: {len(overheads)}, screen 1920x1080, screenshots 1280x720")
+        print(f"per model step, without the model: p50 {statistics.median(overheads):.1f} ms, "
+              f"p95 {percentile(overheads, 95):.1f} ms, max {max(overheads):.1f} ms (target <= 150 ms)")
+        for name, values in parts.items():
+            print(f"  {name:8} p50 {statistics.median(values):7.1f} ms   p95 {percentile(values, 95):7.1f} ms")
+        print(f"10-action prompt run, creation to end: p50 {statistics.median(walls):.2f} s, "
+              f"min {min(walls):.2f} s, max {max(walls):.2f} s")
+    finally:
+        for process in reversed(processes):
+            process.terminate()
+        for process in processes:
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+if __name__ == "__main__":
+    main()
