@@ -118,7 +118,8 @@ public struct AnthropicAdapter: ModelAdapter, WireFormat {
             if let text, !text.isEmpty { content.append(["type": "text", "text": .string(text)]) }
             for call in toolCalls {
                 content.append([
-                    "type": "tool_use", "id": .string(call.id), "name": .string(call.name), "input": .object(call.input),
+                    "type": "tool_use", "id": .string(call.id), "name": .string(call.name),
+                    "input": .object(call.input),
                 ])
             }
             // The API refuses an empty assistant message; one without text or calls is rare (an
@@ -158,7 +159,8 @@ public struct AnthropicAdapter: ModelAdapter, WireFormat {
         let name = endpoint.name
         let object = try WireJSON.decodeObject(body, configuration: name)
         if object["type"]?.stringValue == "error" {
-            throw .malformed(configuration: name, detail: "a 2xx carrying an error: \(ProviderErrorBody.message(body, status: 200))")
+            throw .malformed(
+                configuration: name, detail: "a 2xx carrying an error: \(ProviderErrorBody.message(body, status: 200))")
         }
         guard let content = object["content"]?.arrayValue else {
             throw .malformed(configuration: name, detail: "the response has no 'content' list")

@@ -115,7 +115,9 @@ struct ModelTransport: Sendable {
                     let body = try await response.body.collect(upTo: Self.maxResponseBytes)
                     let retryAfter =
                         response.headers.first(name: "retry-after")
-                        ?? response.headers.first(name: "retry-after-ms").flatMap { Double($0) }.map { String($0 / 1000) }
+                        ?? response.headers.first(name: "retry-after-ms").flatMap { Double($0) }.map {
+                            String($0 / 1000)
+                        }
                     return .response(
                         status: Int(response.status.code), retryAfter: retryAfter, body: Array(body.readableBytesView))
                 } catch {

@@ -151,7 +151,8 @@ public struct OpenAIAdapter: ModelAdapter, WireFormat {
                         [
                             "id": .string(call.id), "type": "function",
                             "function": [
-                                "name": .string(call.name), "arguments": .string(JSONValue.object(call.input).compactJSON),
+                                "name": .string(call.name),
+                                "arguments": .string(JSONValue.object(call.input).compactJSON),
                             ],
                         ]
                     })

@@ -15,7 +15,10 @@ import Testing
     @Test func anthropicComputerUseScreenshot() throws {
         let turn = try anthropic.parseTurn(try fixture("anthropic-computer-screenshot.json"))
         #expect(turn.text == "I'll take a screenshot of the desktop for you.")
-        #expect(turn.toolCalls == [ToolCall(id: "toolu_01MpnnLwjqpqYWLUQ5F5SixE", name: "computer", input: ["action": "screenshot"])])
+        #expect(
+            turn.toolCalls == [
+                ToolCall(id: "toolu_01MpnnLwjqpqYWLUQ5F5SixE", name: "computer", input: ["action": "screenshot"])
+            ])
         #expect(!turn.endedTurn)
         #expect(turn.usage == TokenUsage(inputTokens: 1652, outputTokens: 63))
         #expect(try computerAction(turn, screen: DisplaySize(width: 1920, height: 1080)) == .screenshot)
@@ -43,14 +46,20 @@ import Testing
     @Test func openAIToolCallsWithArgumentsAsAJSONString() throws {
         let turn = try openai.parseTurn(try fixture("openai-tool-calls.json"))
         #expect(turn.text == "")
-        #expect(turn.toolCalls == [ToolCall(id: "call_abc123", name: "get_current_weather", input: ["location": "Boston, MA"])])
+        #expect(
+            turn.toolCalls == [
+                ToolCall(id: "call_abc123", name: "get_current_weather", input: ["location": "Boston, MA"])
+            ])
         #expect(!turn.endedTurn)
         #expect(turn.usage == TokenUsage(inputTokens: 82, outputTokens: 17))
     }
 
     @Test func openAIStrictToolCallsWithRefusalField() throws {
         let turn = try openai.parseTurn(try fixture("openai-tool-calls-strict.json"))
-        #expect(turn.toolCalls == [ToolCall(id: "call_FezxjoWuDV1CL3dITVFOjUzK", name: "get_weather", input: ["location": "Paris, France"])])
+        #expect(
+            turn.toolCalls == [
+                ToolCall(id: "call_FezxjoWuDV1CL3dITVFOjUzK", name: "get_weather", input: ["location": "Paris, France"])
+            ])
         #expect(turn.usage == TokenUsage(inputTokens: 65, outputTokens: 16))
     }
 
@@ -78,7 +87,8 @@ import Testing
             try openai.parseTurn(body)
         } throws: { error in
             guard case .malformed(let name, let detail) = error as? ModelError else { return false }
-            return name == "test-openai" && detail.contains("tool call 'computer'") && detail.contains("not a JSON object")
+            return name == "test-openai" && detail.contains("tool call 'computer'")
+                && detail.contains("not a JSON object")
         }
     }
 

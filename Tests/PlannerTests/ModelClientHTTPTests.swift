@@ -3,8 +3,8 @@ import CyberdeskAPI
 import Foundation
 import Hummingbird
 import Logging
-import Testing
 import TestSupport
+import Testing
 
 @testable import Planner
 
@@ -33,7 +33,8 @@ import TestSupport
         let server = try await FakeProviderServer.start { _, _ in
             // Providers echo a masked form of the key they refused.
             FakeProviderServer.json(
-                Self.errorBody(provider, "Incorrect API key provided: sk-test-SE*************XYZ"), status: .unauthorized)
+                Self.errorBody(provider, "Incorrect API key provided: sk-test-SE*************XYZ"),
+                status: .unauthorized)
         }
         let logs = LogCollector()
         let sleeps = SleepRecorder()
@@ -67,7 +68,8 @@ import TestSupport
             return FakeProviderServer.json(provider == .anthropic ? Self.anthropicToolUse : Self.openAIToolCall)
         }
         let sleeps = SleepRecorder()
-        let client = TestEndpoints.client(TestEndpoints.endpoint(provider, url: server.url, maxRetries: 2), retry: sleeps.policy)
+        let client = TestEndpoints.client(
+            TestEndpoints.endpoint(provider, url: server.url, maxRetries: 2), retry: sleeps.policy)
         let turn = try await client.complete(Self.request)
         await server.stop()
         #expect(turn.attempts == 3)
@@ -80,10 +82,12 @@ import TestSupport
 
     @Test func rateLimitedOnEveryRetryIsRateLimited() async throws {
         let server = try await FakeProviderServer.start { _, _ in
-            FakeProviderServer.json(Self.errorBody(.openai, "slow down"), status: .tooManyRequests, headers: [.retryAfter: "120"])
+            FakeProviderServer.json(
+                Self.errorBody(.openai, "slow down"), status: .tooManyRequests, headers: [.retryAfter: "120"])
         }
         let sleeps = SleepRecorder()
-        let client = TestEndpoints.client(TestEndpoints.endpoint(.openai, url: server.url, maxRetries: 1), retry: sleeps.policy)
+        let client = TestEndpoints.client(
+            TestEndpoints.endpoint(.openai, url: server.url, maxRetries: 1), retry: sleeps.policy)
         await #expect(throws: ModelError.rateLimited(configuration: "test-openai", retryAfter: 120)) {
             try await client.complete(Self.request)
         }
@@ -98,8 +102,11 @@ import TestSupport
             FakeProviderServer.json(Self.errorBody(provider, "Overloaded"), status: .serviceUnavailable)
         }
         let sleeps = SleepRecorder()
-        let client = TestEndpoints.client(TestEndpoints.endpoint(provider, url: server.url, maxRetries: 2), retry: sleeps.policy)
-        await #expect(throws: ModelError.server(configuration: "test-\(provider.rawValue)", status: 503, detail: "Overloaded")) {
+        let client = TestEndpoints.client(
+            TestEndpoints.endpoint(provider, url: server.url, maxRetries: 2), retry: sleeps.policy)
+        await #expect(
+            throws: ModelError.server(configuration: "test-\(provider.rawValue)", status: 503, detail: "Overloaded")
+        ) {
             try await client.complete(Self.request)
         }
         await server.stop()
@@ -143,7 +150,8 @@ import TestSupport
 
     @Test func aMalformedBodyIsNotRetried() async throws {
         let server = try await FakeProviderServer.start { _, _ in FakeProviderServer.json("<html>gateway</html>") }
-        let client = TestEndpoints.client(TestEndpoints.endpoint(.anthropic, url: server.url), retry: SleepRecorder().policy)
+        let client = TestEndpoints.client(
+            TestEndpoints.endpoint(.anthropic, url: server.url), retry: SleepRecorder().policy)
         let error = await #expect(throws: ModelError.self) { try await client.complete(Self.request) }
         await server.stop()
         guard case .malformed(_, let detail) = error else {
@@ -160,7 +168,8 @@ import TestSupport
                 #"{"choices":[{"index":0,"message":{"role":"assistant","tool_calls":[{"id":"c","type":"function","function":{"name":"computer","arguments":"left_click at 10,20"}}]},"finish_reason":"tool_calls"}]}"#
             )
         }
-        let client = TestEndpoints.client(TestEndpoints.endpoint(.openai, url: server.url), retry: SleepRecorder().policy)
+        let client = TestEndpoints.client(
+            TestEndpoints.endpoint(.openai, url: server.url), retry: SleepRecorder().policy)
         let error = await #expect(throws: ModelError.self) { try await client.complete(Self.request) }
         await server.stop()
         #expect(error?.message.contains("the arguments of tool call 'computer' are not a JSON object") == true)
@@ -201,9 +210,11 @@ import TestSupport
 
     @Test func cancellingDuringABackoffDoesNotRetry() async throws {
         let server = try await FakeProviderServer.start { _, _ in
-            FakeProviderServer.json(Self.errorBody(.openai, "busy"), status: .tooManyRequests, headers: [.retryAfter: "50"])
+            FakeProviderServer.json(
+                Self.errorBody(.openai, "busy"), status: .tooManyRequests, headers: [.retryAfter: "50"])
         }
-        let client = TestEndpoints.client(TestEndpoints.endpoint(.openai, url: server.url, maxRetries: 5), retry: .standard)
+        let client = TestEndpoints.client(
+            TestEndpoints.endpoint(.openai, url: server.url, maxRetries: 5), retry: .standard)
         let task = Task { try await client.complete(Self.request) }
         #expect(await eventually { server.requestCount == 1 })
         task.cancel()
@@ -215,7 +226,8 @@ import TestSupport
 
     @Test func anthropicSendsItsHeadersAndPath() async throws {
         let server = try await FakeProviderServer.start { _, _ in FakeProviderServer.json(Self.anthropicToolUse) }
-        let endpoint = TestEndpoints.endpoint(.anthropic, url: server.url, params: ["tool_version": "computer_20251124"])
+        let endpoint = TestEndpoints.endpoint(
+            .anthropic, url: server.url, params: ["tool_version": "computer_20251124"])
         _ = try await TestEndpoints.client(endpoint, retry: SleepRecorder().policy).complete(Self.request)
         let beta = TestEndpoints.endpoint(.anthropic, url: server.url, params: ["beta": "custom-beta-1"])
         _ = try await TestEndpoints.client(beta, retry: SleepRecorder().policy).complete(Self.request)
@@ -241,7 +253,10 @@ import TestSupport
         _ = try await TestEndpoints.client(azure, retry: retry).complete(Self.request)
         await server.stop()
         let requests = server.requests
-        #expect(requests.map(\.path) == ["/v1/chat/completions", "/v1/chat/completions", "/openai/deployments/gpt-4o/chat/completions"])
+        #expect(
+            requests.map(\.path) == [
+                "/v1/chat/completions", "/v1/chat/completions", "/openai/deployments/gpt-4o/chat/completions",
+            ])
         #expect(requests[0].headers["authorization"] == "Bearer \(TestEndpoints.apiKey)")
         #expect(requests[1].headers["authorization"] == nil)
         #expect(requests[2].query == "api-version=2024-10-21")
@@ -255,9 +270,11 @@ import TestSupport
             FakeProviderServer.json(
                 provider == .anthropic
                     ? #"{"content":[{"type":"text","text":"P"}],"stop_reason":"max_tokens","usage":{"input_tokens":8,"output_tokens":1}}"#
-                    : #"{"choices":[{"index":0,"message":{"role":"assistant","content":"P"},"finish_reason":"length"}]}"#)
+                    : #"{"choices":[{"index":0,"message":{"role":"assistant","content":"P"},"finish_reason":"length"}]}"#
+            )
         }
-        try await TestEndpoints.client(TestEndpoints.endpoint(provider, url: server.url), retry: SleepRecorder().policy).validate()
+        try await TestEndpoints.client(TestEndpoints.endpoint(provider, url: server.url), retry: SleepRecorder().policy)
+            .validate()
         await server.stop()
         #expect(server.requestCount == 1)
         let body = try #require(server.requests.first).json

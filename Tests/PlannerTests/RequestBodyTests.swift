@@ -16,12 +16,16 @@ import Testing
     static let conversation: [ConversationMessage] = [
         .user([.text("Before the image"), .image(data: png, mediaType: "image/png"), .text("After the image")]),
         .assistant(
-            text: "Clicking.", toolCalls: [ToolCall(id: "call_1", name: "computer", input: ["action": "left_click", "coordinate": [10, 20]])]
+            text: "Clicking.",
+            toolCalls: [
+                ToolCall(id: "call_1", name: "computer", input: ["action": "left_click", "coordinate": [10, 20]])
+            ]
         ),
         .toolResults(
             [ToolResult(toolCallID: "call_1", content: [.text("clicked"), .image(data: png, mediaType: "image/png")])],
             followUp: [.text("Go on.")]),
-        .assistant(text: nil, toolCalls: [ToolCall(id: "call_2", name: "set_output", input: ["key": "a", "value": 1])]),
+        .assistant(
+            text: nil, toolCalls: [ToolCall(id: "call_2", name: "set_output", input: ["key": "a", "value": 1])]),
         .toolResults([ToolResult(toolCallID: "call_2", content: [.text("no such key")], isError: true)]),
     ]
 
@@ -54,7 +58,9 @@ import Testing
         let tools = body["tools"]?.arrayValue ?? []
         #expect(
             tools.first
-                == ["type": "computer_20250124", "name": "computer", "display_width_px": 1280, "display_height_px": 800])
+                == [
+                    "type": "computer_20250124", "name": "computer", "display_width_px": 1280, "display_height_px": 800,
+                ])
         #expect(
             tools.dropFirst().first
                 == [
@@ -75,18 +81,25 @@ import Testing
         #expect(body["temperature"] == 0.5)
         #expect(body["max_tokens"] == 1000)
         #expect(anthropic().betaHeader == "computer-use-2025-01-24")
-        #expect(anthropic(["beta": "computer-use-2025-01-24,token-efficient-tools-2025-02-19"]).betaHeader == "computer-use-2025-01-24,token-efficient-tools-2025-02-19")
+        #expect(
+            anthropic(["beta": "computer-use-2025-01-24,token-efficient-tools-2025-02-19"]).betaHeader
+                == "computer-use-2025-01-24,token-efficient-tools-2025-02-19")
     }
 
     @Test func anthropicMessagesKeepImagesInPlaceAndStructureToolResults() throws {
         let messages = anthropic().requestBody(for: Self.request())["messages"]?.arrayValue ?? []
         try #require(messages.count == 5)
-        let image: JSONValue = ["type": "image", "source": ["type": "base64", "media_type": "image/png", "data": .string(Self.pngBase64)]]
+        let image: JSONValue = [
+            "type": "image", "source": ["type": "base64", "media_type": "image/png", "data": .string(Self.pngBase64)],
+        ]
         #expect(
             messages[0]
                 == [
                     "role": "user",
-                    "content": [["type": "text", "text": "Before the image"], image, ["type": "text", "text": "After the image"]],
+                    "content": [
+                        ["type": "text", "text": "Before the image"], image,
+                        ["type": "text", "text": "After the image"],
+                    ],
                 ])
         #expect(
             messages[1]
@@ -94,7 +107,10 @@ import Testing
                     "role": "assistant",
                     "content": [
                         ["type": "text", "text": "Clicking."],
-                        ["type": "tool_use", "id": "call_1", "name": "computer", "input": ["action": "left_click", "coordinate": [10, 20]]],
+                        [
+                            "type": "tool_use", "id": "call_1", "name": "computer",
+                            "input": ["action": "left_click", "coordinate": [10, 20]],
+                        ],
                     ],
                 ])
         #expect(
@@ -150,14 +166,17 @@ import Testing
 
     @Test func openAINormalizedCoordinatesAreDescribed() throws {
         let body = openai(["coordinate_space": "normalized_1000"]).requestBody(for: Self.request())
-        let description = body["tools"]?.arrayValue?.first?.objectValue?["function"]?.objectValue?["description"]?.stringValue
+        let description = body["tools"]?.arrayValue?.first?.objectValue?["function"]?.objectValue?["description"]?
+            .stringValue
         #expect(description?.contains("0-1000") == true)
         #expect(description?.contains("pixels from the top-left") == false)
     }
 
     @Test func openAIMessagesPutScreenshotsInAUserMessageAfterTheToolMessages() throws {
         let messages = openai().requestBody(for: Self.request())["messages"]?.arrayValue ?? []
-        let image: JSONValue = ["type": "image_url", "image_url": ["url": .string("data:image/png;base64,\(Self.pngBase64)")]]
+        let image: JSONValue = [
+            "type": "image_url", "image_url": ["url": .string("data:image/png;base64,\(Self.pngBase64)")],
+        ]
         // system, user, assistant, tool, user (screenshot + follow-up), assistant, tool: the last
         // result has no image, so no user message follows it.
         try #require(messages.count == 7)
@@ -166,7 +185,10 @@ import Testing
             messages[1]
                 == [
                     "role": "user",
-                    "content": [["type": "text", "text": "Before the image"], image, ["type": "text", "text": "After the image"]],
+                    "content": [
+                        ["type": "text", "text": "Before the image"], image,
+                        ["type": "text", "text": "After the image"],
+                    ],
                 ])
         #expect(
             messages[2]
@@ -175,7 +197,9 @@ import Testing
                     "tool_calls": [
                         [
                             "id": "call_1", "type": "function",
-                            "function": ["name": "computer", "arguments": #"{"action":"left_click","coordinate":[10,20]}"#],
+                            "function": [
+                                "name": "computer", "arguments": #"{"action":"left_click","coordinate":[10,20]}"#,
+                            ],
                         ]
                     ],
                 ])
@@ -186,7 +210,10 @@ import Testing
             messages[4]
                 == [
                     "role": "user",
-                    "content": [["type": "text", "text": "Screenshot after tool call call_1:"], image, ["type": "text", "text": "Go on."]],
+                    "content": [
+                        ["type": "text", "text": "Screenshot after tool call call_1:"], image,
+                        ["type": "text", "text": "Go on."],
+                    ],
                 ])
         #expect(messages[5].objectValue?["content"] == .null)
         #expect(messages[6] == ["role": "tool", "tool_call_id": "call_2", "content": "Error: no such key"])
@@ -204,7 +231,9 @@ import Testing
 
     @Test func azureURLAndKeyHeader() throws {
         let adapter = openai(["base_url": "https://acme.openai.azure.com", "api_version": "2024-10-21"])
-        #expect(try adapter.url() == "https://acme.openai.azure.com/openai/deployments/gpt-4o/chat/completions?api-version=2024-10-21")
+        #expect(
+            try adapter.url()
+                == "https://acme.openai.azure.com/openai/deployments/gpt-4o/chat/completions?api-version=2024-10-21")
         #expect(adapter.headers().map(\.name) == ["api-key"])
         #expect(openai().headers().map(\.name) == ["authorization"])
         #expect(openai().headers().first?.value == "Bearer \(TestEndpoints.apiKey)")
@@ -214,11 +243,19 @@ import Testing
         #expect(try anthropic().url() == "https://api.anthropic.com/v1/messages")
         #expect(try anthropic(["base_url": "http://127.0.0.1:9/"]).url() == "http://127.0.0.1:9/v1/messages")
         let headers = Dictionary(uniqueKeysWithValues: anthropic().headers(beta: true).map { ($0.name, $0.value) })
-        #expect(headers == ["anthropic-version": "2023-06-01", "x-api-key": TestEndpoints.apiKey, "anthropic-beta": "computer-use-2025-01-24"])
+        #expect(
+            headers == [
+                "anthropic-version": "2023-06-01", "x-api-key": TestEndpoints.apiKey,
+                "anthropic-beta": "computer-use-2025-01-24",
+            ])
     }
 
     @Test func aBadBaseURLIsAnInvalidConfiguration() {
-        #expect(throws: ModelError.invalidConfiguration(configuration: "test-openai", detail: "additional_params.base_url 'ftp://x' is not an http:// or https:// URL")) {
+        #expect(
+            throws: ModelError.invalidConfiguration(
+                configuration: "test-openai",
+                detail: "additional_params.base_url 'ftp://x' is not an http:// or https:// URL")
+        ) {
             try openai(["base_url": "ftp://x"]).url()
         }
         #expect(throws: ModelError.self) { try anthropic(["base_url": 3]).url() }

@@ -2,8 +2,8 @@ import AsyncHTTPClient
 import CyberdeskAPI
 import Foundation
 import Logging
-import Testing
 import TestSupport
+import Testing
 
 @testable import Planner
 
@@ -16,7 +16,8 @@ struct ScriptedModelProcess {
 
     var requestsDir: URL { directory.appendingPathComponent("requests") }
 
-    static func start(script: String, apiKey: String? = nil, extra: [String] = []) async throws -> ScriptedModelProcess {
+    static func start(script: String, apiKey: String? = nil, extra: [String] = []) async throws -> ScriptedModelProcess
+    {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("scripted-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let scriptPath = directory.appendingPathComponent("script.json").path
@@ -76,7 +77,8 @@ struct ScriptedModelProcess {
         ModelRequest(
             system: "Type {$name} placeholders exactly.",
             messages: [.user([.text(prompt), .image(data: png, mediaType: "image/png")])] + history,
-            screen: size, tools: [CustomTool(name: "set_output", description: "Set an output.", inputSchema: ["type": "object"])])
+            screen: size,
+            tools: [CustomTool(name: "set_output", description: "Set an output.", inputSchema: ["type": "object"])])
     }
 
     static let script = #"""
@@ -99,7 +101,9 @@ struct ScriptedModelProcess {
             let id = "call_\(step)"
             return [
                 .assistant(text: nil, toolCalls: [ToolCall(id: id, name: "computer", input: ["action": "screenshot"])]),
-                .toolResults([ToolResult(toolCallID: id, content: [.text("ok"), .image(data: png, mediaType: "image/png")])]),
+                .toolResults([
+                    ToolResult(toolCallID: id, content: [.text("ok"), .image(data: png, mediaType: "image/png")])
+                ]),
             ]
         }
     }
@@ -107,7 +111,8 @@ struct ScriptedModelProcess {
     @Test(arguments: ModelProvider.allCases)
     func clicksTheCentreOfTheLargestRegionOfTheColour(provider: ModelProvider) async throws {
         let model = try await ScriptedModelProcess.start(script: Self.script, apiKey: TestEndpoints.apiKey)
-        let client = TestEndpoints.client(TestEndpoints.endpoint(provider, url: model.url), retry: SleepRecorder().policy)
+        let client = TestEndpoints.client(
+            TestEndpoints.endpoint(provider, url: model.url), retry: SleepRecorder().policy)
         let turn = try await client.complete(Self.request(try Self.screen()))
         #expect(
             try computerAction(turn, screen: Self.size)
@@ -121,7 +126,8 @@ struct ScriptedModelProcess {
     @Test(arguments: ModelProvider.allCases)
     func followsTheScriptStepByStep(provider: ModelProvider) async throws {
         let model = try await ScriptedModelProcess.start(script: Self.script)
-        let client = TestEndpoints.client(TestEndpoints.endpoint(provider, url: model.url, apiKey: nil), retry: SleepRecorder().policy)
+        let client = TestEndpoints.client(
+            TestEndpoints.endpoint(provider, url: model.url, apiKey: nil), retry: SleepRecorder().policy)
         let png = try Self.screen()
         var turns: [ModelTurn] = []
         for step in 0..<10 {
@@ -148,11 +154,13 @@ struct ScriptedModelProcess {
     @Test func answersInNormalizedCoordinatesWhenTheToolSaysSo() async throws {
         let model = try await ScriptedModelProcess.start(script: Self.script)
         let endpoint = TestEndpoints.endpoint(.openai, url: model.url, params: ["coordinate_space": "normalized_1000"])
-        let turn = try await TestEndpoints.client(endpoint, retry: SleepRecorder().policy).complete(Self.request(try Self.screen()))
+        let turn = try await TestEndpoints.client(endpoint, retry: SleepRecorder().policy).complete(
+            Self.request(try Self.screen()))
         await model.stop()
         let input = try #require(turn.toolCalls.first?.input)
         #expect(input["coordinate"] == [233, 173])
-        guard case .click(_, _, let point?, _) = try computerAction(turn, screen: Self.size, space: .normalized1000) else {
+        guard case .click(_, _, let point?, _) = try computerAction(turn, screen: Self.size, space: .normalized1000)
+        else {
             Issue.record("not a click: \(turn)")
             return
         }
@@ -162,7 +170,8 @@ struct ScriptedModelProcess {
     @Test func anthropicClicksAreInTheDeclaredDisplaySpace() async throws {
         // The image is 640×400 but the tool declares 1280×800: the answer is in the declared space.
         let model = try await ScriptedModelProcess.start(script: Self.script)
-        let client = TestEndpoints.client(TestEndpoints.endpoint(.anthropic, url: model.url), retry: SleepRecorder().policy)
+        let client = TestEndpoints.client(
+            TestEndpoints.endpoint(.anthropic, url: model.url), retry: SleepRecorder().policy)
         var request = Self.request(try Self.screen())
         request.screen = DisplaySize(width: 1280, height: 800)
         let turn = try await client.complete(request)
@@ -173,8 +182,11 @@ struct ScriptedModelProcess {
     @Test(arguments: ModelProvider.allCases)
     func aWrongKeyIsRefusedInTheProvidersFormat(provider: ModelProvider) async throws {
         let model = try await ScriptedModelProcess.start(script: Self.script, apiKey: "the-right-key-0000")
-        let client = TestEndpoints.client(TestEndpoints.endpoint(provider, url: model.url), retry: SleepRecorder().policy)
-        let error = await #expect(throws: ModelError.self) { try await client.complete(Self.request(try Self.screen())) }
+        let client = TestEndpoints.client(
+            TestEndpoints.endpoint(provider, url: model.url), retry: SleepRecorder().policy)
+        let error = await #expect(throws: ModelError.self) {
+            try await client.complete(Self.request(try Self.screen()))
+        }
         await model.stop()
         guard case .unauthorized(_, let detail) = error else {
             Issue.record("expected unauthorized, got \(String(describing: error))")
@@ -190,7 +202,8 @@ struct ScriptedModelProcess {
             """#
         let model = try await ScriptedModelProcess.start(script: script)
         let sleeps = SleepRecorder()
-        let client = TestEndpoints.client(TestEndpoints.endpoint(.anthropic, url: model.url, maxRetries: 3), retry: sleeps.policy)
+        let client = TestEndpoints.client(
+            TestEndpoints.endpoint(.anthropic, url: model.url, maxRetries: 3), retry: sleeps.policy)
         let turn = try await client.complete(Self.request(try Self.screen()))
         await model.stop()
         #expect(turn.attempts == 4)
@@ -206,8 +219,10 @@ struct ScriptedModelProcess {
         let script = #"{"actions": [{"malformed": true}, {"unknown_tool": "frobnicate"}], "forever": {"key": "F5"}}"#
         let model = try await ScriptedModelProcess.start(script: script)
         let png = try Self.screen()
-        let openai = TestEndpoints.client(TestEndpoints.endpoint(.openai, url: model.url), retry: SleepRecorder().policy)
-        let anthropic = TestEndpoints.client(TestEndpoints.endpoint(.anthropic, url: model.url), retry: SleepRecorder().policy)
+        let openai = TestEndpoints.client(
+            TestEndpoints.endpoint(.openai, url: model.url), retry: SleepRecorder().policy)
+        let anthropic = TestEndpoints.client(
+            TestEndpoints.endpoint(.anthropic, url: model.url), retry: SleepRecorder().policy)
         await #expect(throws: ModelError.self) { try await openai.complete(Self.request(png)) }
         // Anthropic's input is always an object: the malformed call has no action.
         let missing = try await anthropic.complete(Self.request(png))

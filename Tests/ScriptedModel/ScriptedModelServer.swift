@@ -103,7 +103,8 @@ struct ScriptedModelServer: Sendable {
                 "answer": "\(answer.summary)",
             ])
         return Self.json(
-            Self.encode(answer, format: format, conversation: conversation, number: answerNumber, bodyBytes: body.count),
+            Self.encode(
+                answer, format: format, conversation: conversation, number: answerNumber, bodyBytes: body.count),
             status: .ok)
     }
 
@@ -282,7 +283,9 @@ struct ScriptedModelServer: Sendable {
                 message["tool_calls"] = [
                     [
                         "id": .string("call_scripted_\(id)"), "type": "function",
-                        "function": ["name": "computer", "arguments": "{\"action\": \"left_click\", \"coordinate\": [1"],
+                        "function": [
+                            "name": "computer", "arguments": "{\"action\": \"left_click\", \"coordinate\": [1",
+                        ],
                     ]
                 ]
                 finish = "tool_calls"
@@ -309,7 +312,8 @@ struct ScriptedModelServer: Sendable {
     }
 
     /// An error in the provider's own format.
-    static func error(format: WireFormatName, status: HTTPResponse.Status, type: String, _ message: String) -> Response {
+    static func error(format: WireFormatName, status: HTTPResponse.Status, type: String, _ message: String) -> Response
+    {
         switch format {
         case .anthropic:
             json(["type": "error", "error": ["type": .string(type), "message": .string(message)]], status: status)

@@ -128,7 +128,8 @@ enum TestEndpoints {
     static func client(_ endpoint: ModelEndpoint, retry: RetryPolicy, logs: LogCollector? = nil) -> ModelClient {
         ModelClient(
             endpoint: endpoint, httpClient: HTTPClient.shared,
-            logger: logs?.logger(label: "planner") ?? Logger(label: "planner", factory: { _ in SwiftLogNoOpLogHandler() }),
+            logger: logs?.logger(label: "planner")
+                ?? Logger(label: "planner", factory: { _ in SwiftLogNoOpLogHandler() }),
             retry: retry)
     }
 }
