@@ -3,6 +3,7 @@ import CyberdeskAPI
 import Foundation
 import Hummingbird
 import Logging
+import NIOCore
 import TestSupport
 import Testing
 
@@ -145,6 +146,28 @@ import Testing
         #expect(elapsed < .seconds(3), "two 0.5 s attempts took \(elapsed)")
         #expect(sleeps.recorded.count == 1)
         #expect(server.requestCount == 2)
+        await server.stop()
+    }
+
+    @Test func aBodyThatStallsHalfwayTimesOutToo() async throws {
+        // The head and the start of the body come at once, the rest never: the timeout covers
+        // the whole answer, not only the response head.
+        let server = try await FakeProviderServer.start { _, _ in
+            Response(
+                status: .ok, headers: [.contentType: "application/json"],
+                body: ResponseBody { writer in
+                    try await writer.write(ByteBuffer(string: #"{"content":[{"type":"text","text":"I will"#))
+                    try await Task.sleep(for: .seconds(30))
+                    try await writer.finish(nil)
+                })
+        }
+        let client = TestEndpoints.client(
+            TestEndpoints.endpoint(.anthropic, url: server.url, timeout: 0.5, maxRetries: 0), retry: SleepRecorder().policy)
+        let started = ContinuousClock.now
+        await #expect(throws: ModelError.timeout(configuration: "test-anthropic", seconds: 0.5)) {
+            try await client.complete(Self.request)
+        }
+        #expect(ContinuousClock.now - started < .seconds(3))
         await server.stop()
     }
 

@@ -212,7 +212,36 @@ struct ScriptedModelProcess {
         let bodies = try model.requestBodies()
         #expect(bodies.count == 4)
         #expect(bodies.allSatisfy { $0.contains("«dr.jones»") })
-        #expect(bodies.allSatisfy { !$0.contains(TestEndpoints.apiKey) })
+        // The key travels in a header only, in no form in any body.
+        let key = TestEndpoints.apiKey
+        let forms = [
+            key, String(JSONValue.string(key).compactJSON.dropFirst().dropLast()),
+            key.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? key,
+            Data(key.utf8).base64EncodedString(),
+        ]
+        for body in bodies {
+            for form in forms { #expect(!body.contains(form)) }
+        }
+    }
+
+    @Test func aModelThatThinksTooLongTimesOut() async throws {
+        let model = try await ScriptedModelProcess.start(script: #"{"actions": [{"delay_seconds": 20}]}"#)
+        let endpoint = TestEndpoints.endpoint(.openai, url: model.url, timeout: 0.5, maxRetries: 1)
+        let client = TestEndpoints.client(endpoint, retry: SleepRecorder().policy)
+        await #expect(throws: ModelError.timeout(configuration: "test-openai", seconds: 0.5)) {
+            try await client.complete(Self.request(try Self.screen()))
+        }
+        await model.stop()
+        #expect(try model.requestBodies().count == 2)
+    }
+
+    @Test func normalizedFlagAppliesToAnthropicToo() async throws {
+        let model = try await ScriptedModelProcess.start(script: Self.script, extra: ["--normalized-1000"])
+        let endpoint = TestEndpoints.endpoint(.anthropic, url: model.url, params: ["coordinate_space": "normalized_1000"])
+        let turn = try await TestEndpoints.client(endpoint, retry: SleepRecorder().policy)
+            .complete(Self.request(try Self.screen()))
+        await model.stop()
+        #expect(turn.toolCalls.first?.input["coordinate"] == [233, 173])
     }
 
     @Test func malformedAndUnknownToolAnswers() async throws {

@@ -4,6 +4,7 @@ import Foundation
 import Hummingbird
 import Logging
 import NIOCore
+import ServiceLifecycle
 
 /// The counters shared by all requests: faults served so far, request numbers, answer ids.
 actor ScriptedModelState {
@@ -73,7 +74,7 @@ struct ScriptedModelServer: Sendable {
                 format == .anthropic ? "invalid x-api-key" : "Incorrect API key provided.")
         }
         if let fault = await state.nextFault(script.faults) {
-            if fault.delaySeconds > 0 { try? await Task.sleep(for: .milliseconds(Int(fault.delaySeconds * 1000))) }
+            await Self.think(fault.delaySeconds)
             var response = Self.error(
                 format: format, status: HTTPResponse.Status(code: fault.status),
                 type: fault.status == 429 ? "rate_limit_error" : "api_error", "scripted fault \(fault.status)")
@@ -93,7 +94,7 @@ struct ScriptedModelServer: Sendable {
         }
         let action = script.action(step: conversation.assistantTurns)
         let delay = thinkTime + action.delaySeconds
-        if delay > 0 { try? await Task.sleep(for: .milliseconds(Int(delay * 1000))) }
+        await Self.think(delay)
         let answerNumber = await state.nextAnswerNumber()
         let answer = decide(action, conversation: conversation)
         logger.info(
@@ -106,6 +107,15 @@ struct ScriptedModelServer: Sendable {
             Self.encode(
                 answer, format: format, conversation: conversation, number: answerNumber, bodyBytes: body.count),
             status: .ok)
+    }
+
+    /// Waits `seconds` unless the process is asked to stop: a test stopping a model that is
+    /// "thinking" must not wait for the thought (graceful shutdown waits for open requests).
+    static func think(_ seconds: Double) async {
+        guard seconds > 0 else { return }
+        try? await cancelWhenGracefulShutdown {
+            try await Task.sleep(for: .milliseconds(Int64(seconds * 1000)))
+        }
     }
 
     private func authorized(_ request: Request, format: WireFormatName, key: String) -> Bool {
