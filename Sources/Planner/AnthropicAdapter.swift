@@ -98,7 +98,9 @@ public struct AnthropicAdapter: ModelAdapter, WireFormat {
     }
 
     func wireRequest(for request: ModelRequest) throws(ModelError) -> WireRequest {
-        WireRequest(url: try url(), headers: headers(beta: true), body: WireJSON.encode(requestBody(for: request)))
+        try endpoint.checkAdditionalParams()
+        return WireRequest(
+            url: try url(), headers: headers(beta: true), body: WireJSON.encode(requestBody(for: request)))
     }
 
     func validationRequest() throws(ModelError) -> WireRequest {

@@ -128,7 +128,8 @@ public struct OpenAIAdapter: ModelAdapter, WireFormat {
     }
 
     func wireRequest(for request: ModelRequest) throws(ModelError) -> WireRequest {
-        WireRequest(url: try url(), headers: headers(), body: WireJSON.encode(requestBody(for: request)))
+        try endpoint.checkAdditionalParams()
+        return WireRequest(url: try url(), headers: headers(), body: WireJSON.encode(requestBody(for: request)))
     }
 
     func validationRequest() throws(ModelError) -> WireRequest {

@@ -261,6 +261,26 @@ import Testing
         #expect(throws: ModelError.self) { try anthropic(["base_url": 3]).url() }
     }
 
+    @Test func misreadableAdditionalParamsAreRefusedBeforeAnyCall() {
+        for params: JSONObject in [
+            ["coordinate_space": "normalised"], ["max_image_long_side": "big"], ["max_image_long_side": 0],
+        ] {
+            #expect(throws: ModelError.self) { try openai(params).wireRequest(for: Self.request()) }
+            #expect(throws: ModelError.self) { try anthropic(params).wireRequest(for: Self.request()) }
+        }
+        #expect(throws: Never.self) {
+            try openai(["coordinate_space": "normalized_1000", "max_image_long_side": 1024]).wireRequest(
+                for: Self.request())
+        }
+    }
+
+    @Test func theEndpointParsesComputerCallsInItsCoordinateSpace() throws {
+        let endpoint = TestEndpoints.endpoint(.openai, url: nil, params: ["coordinate_space": "normalized_1000"])
+        #expect(
+            try endpoint.computerAction(["action": "mouse_move", "coordinate": [500, 500]], screen: Self.screen)
+                == .mouseMove(ModelPoint(x: 640, y: 400)))
+    }
+
     @Test func validationRequestsAreTinyAndHaveNoTools() throws {
         for wire in [try anthropic().validationRequest(), try openai().validationRequest()] {
             let body = RecordedRequest(path: "", query: "", headers: [:], body: wire.body).json
