@@ -114,7 +114,10 @@ public struct AnthropicAdapter: ModelAdapter, WireFormat {
     static func message(_ message: ConversationMessage) -> JSONValue {
         switch message {
         case .user(let parts):
-            return ["role": "user", "content": .array(parts.map(block))]
+            let blocks = nonEmpty(parts).map(block)
+            return [
+                "role": "user", "content": .array(blocks.isEmpty ? [["type": "text", "text": "(empty)"]] : blocks),
+            ]
         case .assistant(let text, let toolCalls):
             var content: [JSONValue] = []
             if let text, !text.isEmpty { content.append(["type": "text", "text": .string(text)]) }
@@ -130,15 +133,23 @@ public struct AnthropicAdapter: ModelAdapter, WireFormat {
             return ["role": "assistant", "content": .array(content)]
         case .toolResults(let results, let followUp):
             var content: [JSONValue] = results.map { result in
-                var parts = result.content.map(block)
+                var parts = nonEmpty(result.content).map(block)
                 if parts.isEmpty { parts = [["type": "text", "text": result.isError ? "failed" : "done"]] }
                 return [
                     "type": "tool_result", "tool_use_id": .string(result.toolCallID), "content": .array(parts),
                     "is_error": .bool(result.isError),
                 ]
             }
-            content += followUp.map(block)
+            content += nonEmpty(followUp).map(block)
             return ["role": "user", "content": .array(content)]
+        }
+    }
+
+    /// The API refuses empty text blocks ("text content blocks must be non-empty").
+    static func nonEmpty(_ parts: [ContentPart]) -> [ContentPart] {
+        parts.filter { part in
+            if case .text(let text) = part { return !text.isEmpty }
+            return true
         }
     }
 

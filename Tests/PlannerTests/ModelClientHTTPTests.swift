@@ -162,7 +162,8 @@ import Testing
                 })
         }
         let client = TestEndpoints.client(
-            TestEndpoints.endpoint(.anthropic, url: server.url, timeout: 0.5, maxRetries: 0), retry: SleepRecorder().policy)
+            TestEndpoints.endpoint(.anthropic, url: server.url, timeout: 0.5, maxRetries: 0),
+            retry: SleepRecorder().policy)
         let started = ContinuousClock.now
         await #expect(throws: ModelError.timeout(configuration: "test-anthropic", seconds: 0.5)) {
             try await client.complete(Self.request)

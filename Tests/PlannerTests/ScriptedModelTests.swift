@@ -224,6 +224,41 @@ struct ScriptedModelProcess {
         }
     }
 
+    @Test(arguments: ModelProvider.allCases)
+    func aConversationTheVendorWouldRefuseIsRefused(provider: ModelProvider) async throws {
+        // A tool result answering no tool call: the real APIs answer 400, so does the stand-in.
+        let model = try await ScriptedModelProcess.start(script: Self.script)
+        let client = TestEndpoints.client(
+            TestEndpoints.endpoint(provider, url: model.url), retry: SleepRecorder().policy)
+        let png = try Self.screen()
+        let orphan: [ConversationMessage] = [
+            .assistant(text: "Looking.", toolCalls: []),
+            .toolResults([ToolResult(toolCallID: "call_nope", content: [.text("ok")])]),
+        ]
+        let error = await #expect(throws: ModelError.self) {
+            try await client.complete(Self.request(png, history: orphan))
+        }
+        await model.stop()
+        guard case .server(_, 400, let detail) = error else {
+            Issue.record("expected a 400, got \(String(describing: error))")
+            return
+        }
+        #expect(detail.contains("tool"))
+    }
+
+    @Test func emptyTextPartsAreNotSentToAnthropic() async throws {
+        let model = try await ScriptedModelProcess.start(script: Self.script)
+        let client = TestEndpoints.client(
+            TestEndpoints.endpoint(.anthropic, url: model.url), retry: SleepRecorder().policy)
+        let png = try Self.screen()
+        let request = ModelRequest(
+            system: "", messages: [.user([.text(""), .text(Self.prompt), .image(data: png, mediaType: "image/png")])],
+            screen: Self.size, tools: [])
+        let turn = try await client.complete(request)
+        await model.stop()
+        #expect(turn.toolCalls.first?.input["coordinate"] == [149, 69])
+    }
+
     @Test func aModelThatThinksTooLongTimesOut() async throws {
         let model = try await ScriptedModelProcess.start(script: #"{"actions": [{"delay_seconds": 20}]}"#)
         let endpoint = TestEndpoints.endpoint(.openai, url: model.url, timeout: 0.5, maxRetries: 1)
@@ -237,7 +272,8 @@ struct ScriptedModelProcess {
 
     @Test func normalizedFlagAppliesToAnthropicToo() async throws {
         let model = try await ScriptedModelProcess.start(script: Self.script, extra: ["--normalized-1000"])
-        let endpoint = TestEndpoints.endpoint(.anthropic, url: model.url, params: ["coordinate_space": "normalized_1000"])
+        let endpoint = TestEndpoints.endpoint(
+            .anthropic, url: model.url, params: ["coordinate_space": "normalized_1000"])
         let turn = try await TestEndpoints.client(endpoint, retry: SleepRecorder().policy)
             .complete(Self.request(try Self.screen()))
         await model.stop()

@@ -87,6 +87,9 @@ struct ScriptedModelServer: Sendable {
         do {
             let value = try JSONDecoder().decode(JSONValue.self, from: Data(body))
             guard let object = value.objectValue else { throw ScriptError("not an object") }
+            if let problem = WireValidator.problem(object, format: format) {
+                return Self.error(format: format, status: .badRequest, type: "invalid_request_error", problem)
+            }
             conversation = try WireConversation(format: format, body: object)
         } catch {
             return Self.error(
