@@ -36,7 +36,13 @@ struct ModelTransport: Sendable {
             case .cancelled:
                 throw .cancelled(configuration: name)
             case .response(let status, _, let body) where (200..<300).contains(status):
-                return (try parse(body), attempt)
+                let parsed = try parse(body)
+                logger.debug(
+                    "model answered",
+                    metadata: [
+                        "model.configuration": "\(name)", "model.attempts": "\(attempt)", "http.status": "\(status)",
+                    ])
+                return (parsed, attempt)
             case .response(let status, let retryAfterHeader, let body):
                 let detail = redactor.redact(ProviderErrorBody.message(body, status: status))
                 retryAfter = retry.retryAfterSeconds(retryAfterHeader)

@@ -164,6 +164,15 @@ import Testing
         #expect(openai(maxTokens: 300).requestBody(for: Self.request())["max_tokens"] == 300)
     }
 
+    @Test func reasoningModelsGetMaxCompletionTokens() throws {
+        let adapter = openai(["max_tokens_param": "max_completion_tokens"], maxTokens: 500)
+        let body = adapter.requestBody(for: Self.request())
+        #expect(body["max_completion_tokens"] == 500)
+        #expect(body["max_tokens"] == nil)
+        let ping = RecordedRequest(path: "", query: "", headers: [:], body: try adapter.validationRequest().body).json
+        #expect(ping["max_completion_tokens"] == 1)
+    }
+
     @Test func openAINormalizedCoordinatesAreDescribed() throws {
         let body = openai(["coordinate_space": "normalized_1000"]).requestBody(for: Self.request())
         let description = body["tools"]?.arrayValue?.first?.objectValue?["function"]?.objectValue?["description"]?

@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import CyberdeskAPI
 import Foundation
 import Logging
+import NIOCore
 import TestSupport
 import Testing
 
@@ -257,6 +258,16 @@ struct ScriptedModelProcess {
         let turn = try await client.complete(request)
         await model.stop()
         #expect(turn.toolCalls.first?.input["coordinate"] == [149, 69])
+    }
+
+    @Test func answersHealthChecks() async throws {
+        let model = try await ScriptedModelProcess.start(script: Self.script)
+        let response = try await HTTPClient.shared.execute(
+            HTTPClientRequest(url: model.url + "/health"), timeout: .seconds(5))
+        let body = try await response.body.collect(upTo: 1 << 16)
+        await model.stop()
+        #expect(response.status.code == 200)
+        #expect(String(buffer: body) == #"{"status":"ok"}"#)
     }
 
     @Test func aModelThatThinksTooLongTimesOut() async throws {
