@@ -36,7 +36,16 @@ struct ModelTransport: Sendable {
             case .cancelled:
                 throw .cancelled(configuration: name)
             case .response(let status, _, let body) where (200..<300).contains(status):
-                let parsed = try parse(body)
+                let parsed: T
+                do {
+                    parsed = try parse(body)
+                } catch {
+                    // A parse error quotes the body; a body could quote the request's headers.
+                    if case .malformed(let configuration, let detail) = error {
+                        throw .malformed(configuration: configuration, detail: redactor.redact(detail))
+                    }
+                    throw error
+                }
                 logger.debug(
                     "model answered",
                     metadata: [
