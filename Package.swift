@@ -78,7 +78,6 @@ let package = Package(
             dependencies: [
                 "CyberdeskAPI",
                 "Planner",
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 // The HTTP client the model adapters call through (`/v1/provider-credentials/{slot}/validate`).
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -113,6 +112,7 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             path: "Tests/ScriptedModel",
             exclude: ["README.md"]

@@ -98,7 +98,9 @@ public struct AnthropicAdapter: ModelAdapter, WireFormat {
     }
 
     func wireRequest(for request: ModelRequest) throws(ModelError) -> WireRequest {
-        WireRequest(url: try url(), headers: headers(beta: true), body: WireJSON.encode(requestBody(for: request)))
+        try endpoint.checkAdditionalParams()
+        return WireRequest(
+            url: try url(), headers: headers(beta: true), body: WireJSON.encode(requestBody(for: request)))
     }
 
     func validationRequest() throws(ModelError) -> WireRequest {
@@ -112,13 +114,17 @@ public struct AnthropicAdapter: ModelAdapter, WireFormat {
     static func message(_ message: ConversationMessage) -> JSONValue {
         switch message {
         case .user(let parts):
-            return ["role": "user", "content": .array(parts.map(block))]
+            let blocks = nonEmpty(parts).map(block)
+            return [
+                "role": "user", "content": .array(blocks.isEmpty ? [["type": "text", "text": "(empty)"]] : blocks),
+            ]
         case .assistant(let text, let toolCalls):
             var content: [JSONValue] = []
             if let text, !text.isEmpty { content.append(["type": "text", "text": .string(text)]) }
             for call in toolCalls {
                 content.append([
-                    "type": "tool_use", "id": .string(call.id), "name": .string(call.name), "input": .object(call.input),
+                    "type": "tool_use", "id": .string(call.id), "name": .string(call.name),
+                    "input": .object(call.input),
                 ])
             }
             // The API refuses an empty assistant message; one without text or calls is rare (an
@@ -127,15 +133,23 @@ public struct AnthropicAdapter: ModelAdapter, WireFormat {
             return ["role": "assistant", "content": .array(content)]
         case .toolResults(let results, let followUp):
             var content: [JSONValue] = results.map { result in
-                var parts = result.content.map(block)
+                var parts = nonEmpty(result.content).map(block)
                 if parts.isEmpty { parts = [["type": "text", "text": result.isError ? "failed" : "done"]] }
                 return [
                     "type": "tool_result", "tool_use_id": .string(result.toolCallID), "content": .array(parts),
                     "is_error": .bool(result.isError),
                 ]
             }
-            content += followUp.map(block)
+            content += nonEmpty(followUp).map(block)
             return ["role": "user", "content": .array(content)]
+        }
+    }
+
+    /// The API refuses empty text blocks ("text content blocks must be non-empty").
+    static func nonEmpty(_ parts: [ContentPart]) -> [ContentPart] {
+        parts.filter { part in
+            if case .text(let text) = part { return !text.isEmpty }
+            return true
         }
     }
 
@@ -158,7 +172,8 @@ public struct AnthropicAdapter: ModelAdapter, WireFormat {
         let name = endpoint.name
         let object = try WireJSON.decodeObject(body, configuration: name)
         if object["type"]?.stringValue == "error" {
-            throw .malformed(configuration: name, detail: "a 2xx carrying an error: \(ProviderErrorBody.message(body, status: 200))")
+            throw .malformed(
+                configuration: name, detail: "a 2xx carrying an error: \(ProviderErrorBody.message(body, status: 200))")
         }
         guard let content = object["content"]?.arrayValue else {
             throw .malformed(configuration: name, detail: "the response has no 'content' list")

@@ -20,7 +20,9 @@ extension ComputerAction {
         _ input: JSONObject, screen: DisplaySize, space: CoordinateSpace, configuration: String
     ) throws(ModelError) -> ComputerAction {
         let reader = Reader(input: input, screen: screen, space: space, configuration: configuration)
-        guard let actionValue = input["action"] else { throw reader.malformed("the computer tool call has no 'action'") }
+        guard let actionValue = input["action"] else {
+            throw reader.malformed("the computer tool call has no 'action'")
+        }
         guard let action = actionValue.stringValue else {
             throw reader.malformed("'action' of the computer tool call is \(actionValue.typeName), not a string")
         }

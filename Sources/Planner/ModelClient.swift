@@ -4,8 +4,25 @@ import Logging
 
 /// The model the planner loop calls: the adapter for the endpoint's provider, with the retry
 /// and timeout rules of ``ModelTransport`` (`max_retries`, `timeout_seconds`, backoff honouring
-/// `retry-after`). Cheap to create per run; the `HTTPClient` is the server's, shared.
+/// `retry-after`). Cheap to create per run; the `HTTPClient` is the server's, shared — made
+/// with ``httpClientConfiguration()`` so that a refused connection is reported as one.
 public struct ModelClient: ModelAdapter {
+    /// The `HTTPClient` configuration model calls want. AsyncHTTPClient by default retries a
+    /// failed connection establishment until the request's deadline, which turns "connection
+    /// refused" (a wrong `base_url`, a local server that is down) into a timeout after
+    /// `timeout_seconds`; this transport does its own retries, with backoff, and says why.
+    public static func httpClientConfiguration() -> HTTPClient.Configuration {
+        var configuration = HTTPClient.Configuration()
+        configuration.connectionPool.retryConnectionEstablishment = false
+        configuration.timeout.connect = .seconds(10)
+        return configuration
+    }
+
+    /// The server's client for model calls, with ``httpClientConfiguration()``. Never shut
+    /// down: it lives as long as the process.
+    public static let sharedHTTPClient = HTTPClient(
+        eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: httpClientConfiguration())
+
     public let endpoint: ModelEndpoint
     private let adapter: any ModelAdapter
 

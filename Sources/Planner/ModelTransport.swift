@@ -36,7 +36,22 @@ struct ModelTransport: Sendable {
             case .cancelled:
                 throw .cancelled(configuration: name)
             case .response(let status, _, let body) where (200..<300).contains(status):
-                return (try parse(body), attempt)
+                let parsed: T
+                do {
+                    parsed = try parse(body)
+                } catch {
+                    // A parse error quotes the body; a body could quote the request's headers.
+                    if case .malformed(let configuration, let detail) = error {
+                        throw .malformed(configuration: configuration, detail: redactor.redact(detail))
+                    }
+                    throw error
+                }
+                logger.debug(
+                    "model answered",
+                    metadata: [
+                        "model.configuration": "\(name)", "model.attempts": "\(attempt)", "http.status": "\(status)",
+                    ])
+                return (parsed, attempt)
             case .response(let status, let retryAfterHeader, let body):
                 let detail = redactor.redact(ProviderErrorBody.message(body, status: status))
                 retryAfter = retry.retryAfterSeconds(retryAfterHeader)
@@ -115,7 +130,9 @@ struct ModelTransport: Sendable {
                     let body = try await response.body.collect(upTo: Self.maxResponseBytes)
                     let retryAfter =
                         response.headers.first(name: "retry-after")
-                        ?? response.headers.first(name: "retry-after-ms").flatMap { Double($0) }.map { String($0 / 1000) }
+                        ?? response.headers.first(name: "retry-after-ms").flatMap { Double($0) }.map {
+                            String($0 / 1000)
+                        }
                     return .response(
                         status: Int(response.status.code), retryAfter: retryAfter, body: Array(body.readableBytesView))
                 } catch {

@@ -8,7 +8,8 @@ import Logging
 /// `additional_params`: `base_url` (default `https://api.openai.com`; one ending in `/v1` gets
 /// no second `/v1`), `api_version` (Azure: `{base_url}/openai/deployments/{model}/chat/completions
 /// ?api-version=…` with an `api-key` header), `coordinate_space` (`pixels` or `normalized_1000`),
-/// `headers` (extra headers).
+/// `max_tokens_param` (`max_completion_tokens` for OpenAI reasoning models), `headers` (extra
+/// headers).
 ///
 /// Screenshots after a tool call travel in a `user` message after the `tool` messages, because
 /// many compatible servers accept only text in `tool` messages.
@@ -36,6 +37,13 @@ public struct OpenAIAdapter: ModelAdapter, WireFormat {
     }
 
     // MARK: Request
+
+    /// `additional_params.max_tokens_param`: `max_tokens` (what compatible servers take) unless
+    /// it says `max_completion_tokens`, which OpenAI's reasoning models require instead.
+    var maxTokensField: String {
+        endpoint.additionalParams["max_tokens_param"]?.stringValue == "max_completion_tokens"
+            ? "max_completion_tokens" : "max_tokens"
+    }
 
     var azureAPIVersion: String? {
         endpoint.additionalParams["api_version"]?.stringValue.map(WireJSON.trimmed).flatMap { $0.isEmpty ? nil : $0 }
@@ -122,18 +130,20 @@ public struct OpenAIAdapter: ModelAdapter, WireFormat {
         if !request.system.isEmpty { messages.append(["role": "system", "content": .string(request.system)]) }
         for message in request.messages { messages += Self.messages(message) }
         var body: JSONObject = ["model": .string(endpoint.model), "messages": .array(messages), "tools": .array(tools)]
-        if let maxTokens = endpoint.maxTokens { body["max_tokens"] = .int(Int64(maxTokens)) }
+        if let maxTokens = endpoint.maxTokens { body[maxTokensField] = .int(Int64(maxTokens)) }
         if let temperature = endpoint.temperature { body["temperature"] = .double(temperature) }
         return body
     }
 
     func wireRequest(for request: ModelRequest) throws(ModelError) -> WireRequest {
-        WireRequest(url: try url(), headers: headers(), body: WireJSON.encode(requestBody(for: request)))
+        try endpoint.checkAdditionalParams()
+        return WireRequest(url: try url(), headers: headers(), body: WireJSON.encode(requestBody(for: request)))
     }
 
     func validationRequest() throws(ModelError) -> WireRequest {
         let body: JSONObject = [
-            "model": .string(endpoint.model), "max_tokens": 1, "messages": [["role": "user", "content": "ping"]],
+            "model": .string(endpoint.model), "messages": [["role": "user", "content": "ping"]],
+            maxTokensField: 1,
         ]
         return WireRequest(url: try url(), headers: headers(), body: WireJSON.encode(body))
     }
@@ -151,7 +161,8 @@ public struct OpenAIAdapter: ModelAdapter, WireFormat {
                         [
                             "id": .string(call.id), "type": "function",
                             "function": [
-                                "name": .string(call.name), "arguments": .string(JSONValue.object(call.input).compactJSON),
+                                "name": .string(call.name),
+                                "arguments": .string(JSONValue.object(call.input).compactJSON),
                             ],
                         ]
                     })

@@ -375,9 +375,7 @@ public enum PlannerLoop {
         if call.name == "computer" {
             let action: ComputerAction
             do {
-                action = try ComputerAction.parse(
-                    call.input, screen: request.imageSize, space: context.endpoint.coordinateSpace,
-                    configuration: context.endpoint.name)
+                action = try context.endpoint.computerAction(call.input, screen: request.imageSize)
             } catch {
                 return .invalid(error.message)
             }

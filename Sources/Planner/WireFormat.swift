@@ -86,7 +86,8 @@ enum WireJSON {
 
     /// `additional_params.headers` (or `extra_headers`): string values only.
     static func extraHeaders(_ endpoint: ModelEndpoint) -> [(name: String, value: String)] {
-        let object = endpoint.additionalParams["headers"]?.objectValue ?? endpoint.additionalParams["extra_headers"]?
+        let object =
+            endpoint.additionalParams["headers"]?.objectValue ?? endpoint.additionalParams["extra_headers"]?
             .objectValue ?? [:]
         return object.keys.sorted().compactMap { key in object[key]?.stringValue.map { (key, $0) } }
     }

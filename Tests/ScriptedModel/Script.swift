@@ -63,10 +63,11 @@ struct ColorTarget: Sendable, Hashable {
     var blue: UInt8
 
     var hex: String {
-        "#" + [red, green, blue].map { byte in
-            let text = String(byte, radix: 16)
-            return text.count == 1 ? "0" + text : text
-        }.joined()
+        "#"
+            + [red, green, blue].map { byte in
+                let text = String(byte, radix: 16)
+                return text.count == 1 ? "0" + text : text
+            }.joined()
     }
 
     init(_ text: String, where location: String) throws {

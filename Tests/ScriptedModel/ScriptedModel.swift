@@ -44,7 +44,9 @@ struct ScriptedModel: AsyncParsableCommand {
         let key = try apiKeyFile.map {
             try String(contentsOfFile: $0, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
         }
-        if let requestsDir { try FileManager.default.createDirectory(atPath: requestsDir, withIntermediateDirectories: true) }
+        if let requestsDir {
+            try FileManager.default.createDirectory(atPath: requestsDir, withIntermediateDirectories: true)
+        }
         let server = ScriptedModelServer(
             script: loaded, apiKey: key, requestsDir: requestsDir, normalized: normalized1000,
             thinkTime: Double(delayMs) / 1000, logger: logger)

@@ -4,6 +4,7 @@ import Foundation
 import Hummingbird
 import Logging
 import NIOCore
+import ServiceLifecycle
 
 /// The counters shared by all requests: faults served so far, request numbers, answer ids.
 actor ScriptedModelState {
@@ -73,7 +74,7 @@ struct ScriptedModelServer: Sendable {
                 format == .anthropic ? "invalid x-api-key" : "Incorrect API key provided.")
         }
         if let fault = await state.nextFault(script.faults) {
-            if fault.delaySeconds > 0 { try? await Task.sleep(for: .milliseconds(Int(fault.delaySeconds * 1000))) }
+            await Self.think(fault.delaySeconds)
             var response = Self.error(
                 format: format, status: HTTPResponse.Status(code: fault.status),
                 type: fault.status == 429 ? "rate_limit_error" : "api_error", "scripted fault \(fault.status)")
@@ -86,6 +87,9 @@ struct ScriptedModelServer: Sendable {
         do {
             let value = try JSONDecoder().decode(JSONValue.self, from: Data(body))
             guard let object = value.objectValue else { throw ScriptError("not an object") }
+            if let problem = WireValidator.problem(object, format: format) {
+                return Self.error(format: format, status: .badRequest, type: "invalid_request_error", problem)
+            }
             conversation = try WireConversation(format: format, body: object)
         } catch {
             return Self.error(
@@ -93,7 +97,7 @@ struct ScriptedModelServer: Sendable {
         }
         let action = script.action(step: conversation.assistantTurns)
         let delay = thinkTime + action.delaySeconds
-        if delay > 0 { try? await Task.sleep(for: .milliseconds(Int(delay * 1000))) }
+        await Self.think(delay)
         let answerNumber = await state.nextAnswerNumber()
         let answer = decide(action, conversation: conversation)
         logger.info(
@@ -103,8 +107,18 @@ struct ScriptedModelServer: Sendable {
                 "answer": "\(answer.summary)",
             ])
         return Self.json(
-            Self.encode(answer, format: format, conversation: conversation, number: answerNumber, bodyBytes: body.count),
+            Self.encode(
+                answer, format: format, conversation: conversation, number: answerNumber, bodyBytes: body.count),
             status: .ok)
+    }
+
+    /// Waits `seconds` unless the process is asked to stop: a test stopping a model that is
+    /// "thinking" must not wait for the thought (graceful shutdown waits for open requests).
+    static func think(_ seconds: Double) async {
+        guard seconds > 0 else { return }
+        try? await cancelWhenGracefulShutdown {
+            try await Task.sleep(for: .milliseconds(Int64(seconds * 1000)))
+        }
     }
 
     private func authorized(_ request: Request, format: WireFormatName, key: String) -> Bool {
@@ -282,7 +296,9 @@ struct ScriptedModelServer: Sendable {
                 message["tool_calls"] = [
                     [
                         "id": .string("call_scripted_\(id)"), "type": "function",
-                        "function": ["name": "computer", "arguments": "{\"action\": \"left_click\", \"coordinate\": [1"],
+                        "function": [
+                            "name": "computer", "arguments": "{\"action\": \"left_click\", \"coordinate\": [1",
+                        ],
                     ]
                 ]
                 finish = "tool_calls"
@@ -309,7 +325,8 @@ struct ScriptedModelServer: Sendable {
     }
 
     /// An error in the provider's own format.
-    static func error(format: WireFormatName, status: HTTPResponse.Status, type: String, _ message: String) -> Response {
+    static func error(format: WireFormatName, status: HTTPResponse.Status, type: String, _ message: String) -> Response
+    {
         switch format {
         case .anthropic:
             json(["type": "error", "error": ["type": .string(type), "message": .string(message)]], status: status)

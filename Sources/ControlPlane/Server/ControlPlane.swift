@@ -1,4 +1,3 @@
-import AsyncHTTPClient
 import CyberdeskAPI
 import FoundationEssentials
 import Logging
@@ -34,7 +33,7 @@ public struct ControlPlane: Sendable {
 
     public static let defaultModelAdapter: @Sendable (ModelEndpoint, Logger) -> any ModelAdapter = {
         endpoint, logger in
-        ModelClient(endpoint: endpoint, httpClient: HTTPClient.shared, logger: logger)
+        ModelClient(endpoint: endpoint, httpClient: ModelClient.sharedHTTPClient, logger: logger)
     }
 
     /// The agent protocol's clocks, all judged on the server.
