@@ -300,7 +300,9 @@ struct ModelAPITests {
             #expect(try plain.json().objectValue?["ok"] == true)
             var used = try #require(models.endpoints.withLock { $0.last })
             #expect(used.apiKey == key)
-            #expect(used.model == "claude-3-5-haiku-latest")
+            #expect(used.model == "claude-haiku-4-5")
+            #expect(used.maxRetries == 0, "validation is one request")
+            #expect(used.timeoutSeconds == 30)
 
             // A configuration without its own key falls back to the credential.
             let configuration = try await server.create(
