@@ -168,6 +168,16 @@ struct ModelAPITests {
                 try await server.app.models.defaultConfigurationID(organizationID: organizationID, in: $0)
             }
             #expect(chosen == secondID)
+            // A run that names no model gets the organization's default.
+            let plainWorkflow = try await server.workflow()
+            let plainRun = try await server.create("/v1/runs", ["workflow_id": .string(plainWorkflow)])
+            let plainRunID = try #require(plainRun["id"]?.stringValue)
+            let plainStored = try #require(
+                try await server.store.read {
+                    try await $0.fetch(StoredRun.self, id: plainRunID, organizationID: nil, forUpdate: false)
+                }?.run)
+            let models = try await server.store.read { try await server.app.models.models(for: plainStored, in: $0) }
+            #expect(models.main?.configurationID == secondID)
 
             let archived = try await server.request(
                 .patch, "/v1/model-configurations/\(secondID)", json: ["is_archived": true])
@@ -176,6 +186,8 @@ struct ModelAPITests {
                 try await server.app.models.defaultConfigurationID(organizationID: organizationID, in: $0)
             }
             #expect(none == nil)
+            let noModels = try await server.store.read { try await server.app.models.models(for: plainStored, in: $0) }
+            #expect(noModels.main == nil, "no model anywhere: the loop fails the run with ModelResolutionError.noModel")
             await #expect(throws: ModelResolutionError.self) {
                 _ = try await server.store.read {
                     try await server.app.models.endpoint(
@@ -236,6 +248,20 @@ struct ModelAPITests {
             }
             #expect(stored?.run.mainAgentModelID == fallback)
             #expect(stored?.run.modelMetadata?.mainAgentModelID == fallback)
+
+            // What the loop gets: the run's endpoints, the override first.
+            let models = try await server.store.read {
+                try await server.app.models.models(for: try #require(stored?.run), in: $0)
+            }
+            #expect(models.main?.configurationID == fallback)
+            #expect(models.fallbacks.map(\.configurationID) == [fallback])
+            #expect(models.cacheDetection == nil)
+            #expect(try await server.request(.delete, "/v1/model-configurations/\(fallback)").status == 204)
+            await #expect(throws: ModelResolutionError.deleted(id: fallback, field: "main_agent_model_id")) {
+                _ = try await server.store.read {
+                    try await server.app.models.models(for: try #require(stored?.run), in: $0)
+                }
+            }
 
             let missing = try await server.post(
                 "/v1/runs", ["workflow_id": .string(workflowID), "main_agent_model_id": .string(unknown)])
@@ -300,7 +326,9 @@ struct ModelAPITests {
             #expect(try plain.json().objectValue?["ok"] == true)
             var used = try #require(models.endpoints.withLock { $0.last })
             #expect(used.apiKey == key)
-            #expect(used.model == "claude-3-5-haiku-latest")
+            #expect(used.model == "claude-haiku-4-5")
+            #expect(used.maxRetries == 0, "validation is one request")
+            #expect(used.timeoutSeconds == 30)
 
             // A configuration without its own key falls back to the credential.
             let configuration = try await server.create(

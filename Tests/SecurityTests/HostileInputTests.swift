@@ -228,7 +228,40 @@ struct HostileInputTests {
         Case(
             name: "a run image link without a signature", method: .get, path: "/v1/run-images/{run}/{image}",
             body: .none, status: 403, says: ["link"]),
+        Case(
+            name: "an SVG named chart.png", path: "/v1/workflows/prompt-image",
+            body: .bytes(multipart(Array("<svg xmlns=\"http://www.w3.org/2000/svg\" onload=\"alert(1)\"/>".utf8))),
+            status: 400, says: ["PNG, JPEG, GIF or WebP"], headers: ["Content-Type": multipartType]),
+        Case(
+            name: "a multipart body cut short", path: "/v1/workflows/prompt-image",
+            body: .bytes(Array(multipart(pngHeader).dropLast(30))), status: 422, says: ["closing boundary"],
+            headers: ["Content-Type": multipartType]),
+        Case(
+            name: "a prompt image of 4 MiB over a 3 MiB body limit", path: "/v1/workflows/prompt-image",
+            body: .bytes(multipart(pngHeader + [UInt8](repeating: 7, count: 4 << 20))), status: 413,
+            says: ["larger"], headers: ["Content-Type": multipartType]),
+        Case(
+            name: "a model configuration of an unknown provider, with a key", path: "/v1/model-configurations",
+            body: .json(["name": "m", "provider": "cohere", "model": "command", "api_key": "sk-hostile-0000"]),
+            status: 400, says: ["anthropic, openai"]),
+        Case(
+            name: "a prompt naming an image never uploaded", path: "/v1/workflows",
+            body: .json(["main_prompt": "<img src=\"supabase://workflow-prompt-images/x/prompt-assets/y.png\">"]),
+            status: 400, says: ["upload_prompt_image"]),
+        Case(
+            name: "a prompt image link without a signature", method: .get,
+            path: "/v1/workflow-prompt-images/\(UUID().uuidString.lowercased())", body: .none, status: 403,
+            says: ["link"]),
     ]
+
+    static let multipartType = "multipart/form-data; boundary=hostile-boundary"
+    static let pngHeader: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]
+
+    static func multipart(_ content: [UInt8]) -> [UInt8] {
+        Array(
+            "--hostile-boundary\r\nContent-Disposition: form-data; name=\"file\"; filename=\"chart.png\"\r\n\r\n".utf8)
+            + content + Array("\r\n--hostile-boundary--\r\n".utf8)
+    }
 
     static func trajectory(_ steps: [JSONValue]) -> JSONValue {
         ["workflow_id": "{workflow}", "trajectory_data": .array(steps), "dimensions": ["width": 1024, "height": 768]]

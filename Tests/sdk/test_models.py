@@ -45,9 +45,9 @@ def configuration(**fields) -> ModelConfigurationCreate:
 
 
 def assert_not_in_data_dir(server, secret: str) -> None:
-    """The key in plain or base64 form is in no file of the server's data directory."""
+    """The key in plain or base64 form is in no file of the server's data directory, nor in its log."""
     forms = [secret.encode(), base64.b64encode(secret.encode())]
-    for path in Path(server.data_dir).rglob("*"):
+    for path in [*Path(server.data_dir).rglob("*"), Path(server.stderr_path)]:
         if path.is_file():
             data = path.read_bytes()
             for form in forms:

@@ -28,6 +28,33 @@ public struct ModelResolver: Sendable {
         return try await endpoint(for: record, allowArchived: false, in: tx)
     }
 
+    /// The models of a run, resolved: its `model_metadata` (fixed at creation), with the
+    /// organization's default configuration as the main agent when the run names none. A
+    /// configuration the run names that was deleted or archived since throws
+    /// `ModelResolutionError`; `main` is nil only when no model is configured anywhere (the
+    /// loop then fails the run: `ModelResolutionError.noModel` says so).
+    public func models(for run: Run, in tx: any StoreTransaction) async throws -> RunModels {
+        let metadata = run.modelMetadata ?? WorkflowModelMetadata()
+        func resolve(_ id: String?, field: String) async throws -> ModelEndpoint? {
+            guard let id else { return nil }
+            guard let endpoint = try await endpoint(configurationID: id, organizationID: run.organizationID, in: tx)
+            else { throw ModelResolutionError.deleted(id: id, field: field) }
+            return endpoint
+        }
+        var main = try await resolve(metadata.mainAgentModelID, field: "main_agent_model_id")
+        if main == nil, let fallback = try await defaultConfigurationID(organizationID: run.organizationID, in: tx) {
+            main = try await endpoint(configurationID: fallback, organizationID: run.organizationID, in: tx)
+        }
+        let fallbacks = [
+            try await resolve(metadata.fallbackModel1ID, field: "fallback_model_1_id"),
+            try await resolve(metadata.fallbackModel2ID, field: "fallback_model_2_id"),
+        ].compactMap { $0 }
+        return RunModels(
+            main: main,
+            cacheDetection: try await resolve(metadata.cacheDetectionModelID, field: "cache_detection_model_id"),
+            fallbacks: fallbacks)
+    }
+
     /// The organization's default configuration (`is_system_default`) unless it is archived.
     public func defaultConfigurationID(organizationID: String, in tx: any StoreTransaction) async throws -> String? {
         try await defaultConfiguration(organizationID: organizationID, in: tx)?.id
@@ -112,11 +139,31 @@ public struct ModelResolver: Sendable {
     }
 }
 
+/// The endpoints a prompt-driven run uses (`ModelResolver.models(for:in:)`).
+public struct RunModels: Sendable {
+    /// The main agent: the run's, else the organization's default; nil when there is none.
+    public var main: ModelEndpoint?
+    /// Asked "do these two screenshots show the same state?" before falling back.
+    public var cacheDetection: ModelEndpoint?
+    /// Tried in order when the main agent fails.
+    public var fallbacks: [ModelEndpoint]
+
+    public init(main: ModelEndpoint?, cacheDetection: ModelEndpoint?, fallbacks: [ModelEndpoint]) {
+        self.main = main
+        self.cacheDetection = cacheDetection
+        self.fallbacks = fallbacks
+    }
+}
+
 /// Why a model configuration cannot be used. Messages name the configuration, never a key.
 public enum ModelResolutionError: Error, CustomStringConvertible, Equatable {
     case archived(id: String, name: String)
     case unsupportedProvider(id: String, name: String, provider: String)
     case unreadableKey(name: String)
+    /// The run names a configuration that was deleted after it was created.
+    case deleted(id: String, field: String)
+    /// Neither the run, its workflow nor the organization names a model.
+    case noModel
 
     public var description: String {
         switch self {
@@ -126,6 +173,10 @@ public enum ModelResolutionError: Error, CustomStringConvertible, Equatable {
             "model configuration '\(name)' (\(id)) names provider '\(provider)', which this server does not support (supported: \(ModelProvider.supportedList))"
         case .unreadableKey(let name):
             "the API key of \(name) cannot be opened with this server's vault.key (it was sealed with another); set the key again"
+        case .deleted(let id, let field):
+            "model configuration \(id) (model_metadata.\(field)) no longer exists; set another on the workflow or the run"
+        case .noModel:
+            "no model is configured for this run: set model_metadata.main_agent_model_id on the workflow, main_agent_model_id on the run, or mark a model configuration is_system_default"
         }
     }
 }

@@ -22,7 +22,8 @@ enum PromptRuns {
     static func configurationID(
         for stored: StoredRun, workflowID: String, app: ControlPlane, in tx: any StoreTransaction
     ) async throws -> String? {
-        if let id = stored.run.mainAgentModelID { return id }
+        // The run's model_metadata was fixed at creation (workflow, then RunCreate's fields).
+        if let id = stored.run.mainAgentModelID ?? stored.run.modelMetadata?.mainAgentModelID { return id }
         let workflow = try await tx.fetch(
             Workflow.self, id: workflowID, organizationID: stored.organizationID, forUpdate: false)
         if let id = workflow?.modelMetadata?.mainAgentModelID { return id }

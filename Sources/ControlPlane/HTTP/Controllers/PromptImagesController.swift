@@ -93,7 +93,7 @@ struct PromptImagesController {
             }
             return .stream(
                 reader, contentType: record.contentType,
-                headers: [.cacheControl: "private, no-store", HTTPField.Name("X-Content-Type-Options")!: "nosniff"])
+                headers: [.cacheControl: "private, no-store", .xContentTypeOptions: "nosniff"])
         }
     }
 

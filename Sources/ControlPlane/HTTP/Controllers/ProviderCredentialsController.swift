@@ -8,8 +8,11 @@ import Planner
 struct ProviderCredentialsController {
     /// The small model `/validate` asks when neither a configuration nor a default names one.
     static let validationModels: [ModelProvider: String] = [
-        .anthropic: "claude-3-5-haiku-latest", .openai: "gpt-4o-mini",
+        .anthropic: "claude-haiku-4-5", .openai: "gpt-4o-mini",
     ]
+
+    /// The longest a validation request may take.
+    static let validationTimeout: Double = 30
 
     func register(_ api: APIRouter) {
         api.add(.get, "/v1/provider-credentials") { call in
@@ -116,9 +119,13 @@ struct ProviderCredentialsController {
                     model: Self.validationModels[slot] ?? "", apiKey: key, maxRetries: 0)
                 return (endpoint, credential)
             }
+            // One request, answered within 30 s: a validation is a question, not a run.
+            var checked = endpoint
+            checked.maxRetries = 0
+            checked.timeoutSeconds = min(checked.timeoutSeconds, Self.validationTimeout)
             var failure: ModelError?
             do throws(ModelError) {
-                try await call.app.modelAdapter(endpoint, call.app.logger).validate()
+                try await call.app.modelAdapter(checked, call.app.logger).validate()
             } catch {
                 failure = error
             }
