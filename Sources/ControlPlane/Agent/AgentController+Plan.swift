@@ -94,7 +94,8 @@ extension AgentController {
             metadata: [
                 "run.id": "\(stored.id)", "model": "\(setup.endpoint.name)", "plan.steps": "\(response.steps.count)",
                 "plan.end": "\(response.end?.status.rawValue ?? "-")",
-                "model.ms": "\(Double(modelTime.components.seconds) * 1000 + Double(modelTime.components.attoseconds) / 1e15)",
+                "model.ms":
+                    "\(Double(modelTime.components.seconds) * 1000 + Double(modelTime.components.attoseconds) / 1e15)",
             ])
         return try .json(response)
     }

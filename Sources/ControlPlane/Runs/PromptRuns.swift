@@ -83,7 +83,8 @@ enum PromptRuns {
             case .text(let text):
                 parts.append(.text(text))
             case .image(let reference, let alt):
-                if let image = try await app.promptImages.promptImage(reference: reference, organizationID: organizationID)
+                if let image = try await app.promptImages.promptImage(
+                    reference: reference, organizationID: organizationID)
                 {
                     parts.append(.image(data: image.bytes, mediaType: image.mediaType))
                 } else {
