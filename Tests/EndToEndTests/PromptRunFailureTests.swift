@@ -98,6 +98,26 @@ struct PromptRunFailureTests {
         }
     }
 
+    /// A prompt-only workflow with no model anywhere fails at once, saying what to set.
+    @Test func noModelAnywhere() async throws {
+        try await System.with { system in
+            let machineID = try await system.join()
+            try await system.startAgent(machineID: machineID)
+            let workflowID = try #require(
+                try await system.call(.POST, "/v1/workflows", json: ["main_prompt": "Open the chart"], expect: 201)[
+                    "id"]?
+                    .stringValue)
+            let run = try await system.call(.POST, "/v1/runs", json: ["workflow_id": .string(workflowID)], expect: 201)
+            let ended = try await system.waitForRun(try #require(run["id"]?.stringValue))
+            #expect(ended["status"]?.stringValue == "error")
+            let errors = ended["error"]?.arrayValue?.compactMap(\.stringValue) ?? []
+            #expect(
+                errors.first?.contains(
+                    "no approved trajectory and no model to perform its prompt: approve a trajectory, or set "
+                        + "model_metadata.main_agent_model_id") == true, "\(errors)")
+        }
+    }
+
     /// Cancelling while the model thinks stops the run at once; the machine is free again.
     @Test func cancelWhileTheModelThinks() async throws {
         let model = try await ScriptedModel(script: ["actions": [["delay_seconds": 60]]])
@@ -130,7 +150,8 @@ struct PromptRunFailureTests {
             #expect(idle, "\(system.agentLog.suffix(2000))")
             let final = try await system.get("/v1/runs/\(runID)")
             #expect(final["status"]?.stringValue == "cancelled")
-            #expect(model.requests.count == 1, "the model was asked again after the cancel \(system.agentLog.suffix(1500))")
+            #expect(
+                model.requests.count == 1, "the model was asked again after the cancel \(system.agentLog.suffix(1500))")
         }
     }
 }

@@ -28,6 +28,13 @@ struct PromptRunTests {
         ]
     ]
 
+    /// A 1x1 PNG.
+    static let promptImage: [UInt8] = Array(
+        Data(
+            base64Encoded:
+                "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAADElEQVR4nGP4/58BAAT/Af9jgNErAAAAAElFTkSuQmCC"
+        )!)
+
     @Test(arguments: ["anthropic", "openai"])
     func promptOnlyWorkflowRunsThroughTheModelThenReplaysWithoutIt(provider: String) async throws {
         let model = try await ScriptedModel(script: Self.script)
@@ -35,6 +42,13 @@ struct PromptRunTests {
         try await System.with { system in
             try await promptRun(system, model: model, provider: provider)
         }
+        // The prompt image went to the model in place: after the prompt's text, before the
+        // closing text, as an image.
+        let first = String(decoding: try #require(model.requests.first), as: UTF8.self)
+        let image = try #require(first.range(of: Data(Self.promptImage).base64EncodedString()))
+        let before = try #require(first.range(of: "The note window looks like this:"))
+        let after = try #require(first.range(of: "(yellow)."))
+        #expect(before.upperBound < image.lowerBound && image.upperBound < after.lowerBound)
         // Nothing that reached the model carried the secret, in any encoding.
         let forms = SecretForms(Self.secret)
         let requests = model.requests
@@ -63,10 +77,24 @@ struct PromptRunTests {
             ], expect: 201)
         let modelID = try #require(configuration["id"]?.stringValue)
         #expect(configuration["api_key"] == nil)
+        // A prompt image: sent to the model as an image, in place, after the text before it.
+        let boundary = "b0undary-\(UUID().uuidString)"
+        let upload =
+            Array(
+                "--\(boundary)\r\nContent-Disposition: form-data; name=\"file\"; filename=\"note.png\"\r\nContent-Type: image/png\r\n\r\n"
+                    .utf8)
+            + Self.promptImage + Array("\r\n--\(boundary)--\r\n".utf8)
+        let uploaded = try await system.api.send(
+            .POST, "/v1/workflows/prompt-image", body: upload, contentType: "multipart/form-data; boundary=\(boundary)")
+        #expect(uploaded.status == 201, "\(String(decoding: uploaded.body, as: UTF8.self))")
+        let reference = try #require(
+            try JSONDecoder().decode(JSONValue.self, from: Data(uploaded.body)).objectValue?["supabase_url"]?
+                .stringValue)
+        let prompt = Self.prompt + " The note window looks like this: <img src=\"\(reference)\"> (yellow)."
         let workflow = try await system.call(
             .POST, "/v1/workflows",
             json: [
-                "name": "enter patient", "main_prompt": .string(Self.prompt),
+                "name": "enter patient", "main_prompt": .string(prompt),
                 "output_schema": .string(#"{"type": "object", "required": ["patient"]}"#),
                 "model_metadata": ["main_agent_model_id": .string(modelID)],
             ], expect: 201)

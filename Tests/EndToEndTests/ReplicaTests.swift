@@ -79,7 +79,8 @@ struct ReplicaTests {
                 let second = try await InProcessServer.start(dataDir: root + "/b", database: database, logger: .silent)
                 await second.stop()
             }
-            #expect(error.map { "\($0)" }?.contains("vault.key is not the key this database's data was made with") == true)
+            #expect(
+                error.map { "\($0)" }?.contains("vault.key is not the key this database's data was made with") == true)
             // With copies of the first server's key files it starts.
             for key in ["vault.key", "url-signing.key"] {
                 try FileManager.default.removeItem(atPath: root + "/b/" + key)

@@ -40,6 +40,18 @@ public struct APIClient: Sendable {
         return try await execute(request, label: "\(method) \(path)", timeout: timeout)
     }
 
+    /// A request with a raw body (multipart uploads), with the key.
+    public func send(_ method: HTTPMethod, _ path: String, body: [UInt8], contentType: String) async throws -> (
+        status: Int, body: [UInt8], contentType: String?
+    ) {
+        var request = HTTPClientRequest(url: url + path)
+        request.method = method
+        request.headers.add(name: "Authorization", value: "Bearer \(key)")
+        request.headers.add(name: "Content-Type", value: contentType)
+        request.body = .bytes(ByteBuffer(bytes: body))
+        return try await execute(request, label: "\(method) \(path)", timeout: 60)
+    }
+
     /// A signed link (an absolute URL), without the API key.
     public func fetch(_ url: String) async throws -> (status: Int, body: [UInt8], contentType: String?) {
         try await execute(HTTPClientRequest(url: url), label: "GET \(url)", timeout: 60)
