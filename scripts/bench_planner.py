@@ -134,6 +134,7 @@ def main():
         workflow = api(base, key, "POST", "/v1/workflows", {
             "main_prompt": PROMPT, "model_metadata": {"main_agent_model_id": config["id"]}})
 
+        slow = []
         walls, overheads, parts = [], [], {"capture": [], "upload": [], "server": [], "model": [], "execute": []}
         for index in range(args.runs):
             created = time.monotonic()
@@ -159,6 +160,8 @@ def main():
             for number, (agent, server) in enumerate(zip(agent_turns, server_turns), start=1):
                 count = int(agent.get("steps", "0"))
                 executed = sum(step["duration_ms"] for step in steps[step_index:step_index + count])
+                slow.extend((step["duration_ms"], step["func_name"], step.get("args", {}).get("text", ""))
+                            for step in steps[step_index:step_index + count] if step["duration_ms"] > 50)
                 step_index += count
                 capture, upload = float(agent["capture.ms"]), float(agent["upload.ms"])
                 plan, model = float(agent["plan.ms"]), float(server["model.ms"])
@@ -176,6 +179,11 @@ def main():
               f"p95 {percentile(overheads, 95):.1f} ms, max {max(overheads):.1f} ms (target <= 150 ms)")
         for name, values in parts.items():
             print(f"  {name:8} p50 {statistics.median(values):7.1f} ms   p95 {percentile(values, 95):7.1f} ms")
+        without = [o - e for o, e in zip(overheads, parts["execute"])]
+        print(f"  without executing the steps: p50 {statistics.median(without):.1f} ms, p95 {percentile(without, 95):.1f} ms, "
+              f"max {max(without):.1f} ms")
+        for duration, name, text in sorted(slow, reverse=True)[:5]:
+            print(f"  slow step: {name} {text!r} {duration:.1f} ms")
         print(f"10-action prompt run, creation to end: p50 {statistics.median(walls):.2f} s, "
               f"min {min(walls):.2f} s, max {max(walls):.2f} s")
     finally:

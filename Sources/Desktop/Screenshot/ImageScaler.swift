@@ -39,8 +39,22 @@ enum ImageScaler {
                 }
             }
         }
+
+        /// The taps as unsafe buffers, for the inner loops.
+        func withBuffers<T>(
+            _ body: (UnsafeBufferPointer<Int>, UnsafeBufferPointer<Int>, UnsafeBufferPointer<Float>, Int) -> T
+        ) -> T {
+            starts.withUnsafeBufferPointer { starts in
+                counts.withUnsafeBufferPointer { counts in
+                    weights.withUnsafeBufferPointer { weights in body(starts, counts, weights, stride) }
+                }
+            }
+        }
     }
 
+    /// The inner loops read the taps and pixels through unsafe buffers: with array
+    /// subscripts (bounds checks, and retains of the taps' storage) scaling a 1920x1080
+    /// screen to 1280x720 took about 55 ms, most of a model step's capture.
     static func resize(_ source: [UInt8], width: Int, height: Int, toWidth outWidth: Int, toHeight outHeight: Int)
         -> [UInt8]
     {
@@ -50,46 +64,52 @@ enum ImageScaler {
         var middle = [Float](repeating: 0, count: outWidth * height * 3)
         source.withUnsafeBufferPointer { src in
             middle.withUnsafeMutableBufferPointer { mid in
-                for y in 0..<height {
-                    let row = y * width * 3
-                    let outRow = y * outWidth * 3
-                    for x in 0..<outWidth {
-                        var r: Float = 0
-                        var g: Float = 0
-                        var b: Float = 0
-                        let start = horizontal.starts[x]
-                        let base = x * horizontal.stride
-                        for k in 0..<horizontal.counts[x] {
-                            let w = horizontal.weights[base + k]
-                            let p = row + (start + k) * 3
-                            r += w * Float(src[p])
-                            g += w * Float(src[p + 1])
-                            b += w * Float(src[p + 2])
+                horizontal.withBuffers { starts, counts, weights, stride in
+                    for y in 0..<height {
+                        let row = y * width * 3
+                        let outRow = y * outWidth * 3
+                        for x in 0..<outWidth {
+                            var r: Float = 0
+                            var g: Float = 0
+                            var b: Float = 0
+                            let start = starts[x]
+                            let base = x * stride
+                            for k in 0..<counts[x] {
+                                let w = weights[base + k]
+                                let p = row + (start + k) * 3
+                                r += w * Float(src[p])
+                                g += w * Float(src[p + 1])
+                                b += w * Float(src[p + 2])
+                            }
+                            mid[outRow + x * 3] = r
+                            mid[outRow + x * 3 + 1] = g
+                            mid[outRow + x * 3 + 2] = b
                         }
-                        mid[outRow + x * 3] = r
-                        mid[outRow + x * 3 + 1] = g
-                        mid[outRow + x * 3 + 2] = b
                     }
                 }
             }
         }
         var output = [UInt8](repeating: 0, count: outWidth * outHeight * 3)
+        let rowLength = outWidth * 3
+        var accumulator = [Float](repeating: 0, count: rowLength)
         middle.withUnsafeBufferPointer { mid in
             output.withUnsafeMutableBufferPointer { out in
-                let rowLength = outWidth * 3
-                var accumulator = [Float](repeating: 0, count: rowLength)
-                for y in 0..<outHeight {
-                    for i in 0..<rowLength { accumulator[i] = 0 }
-                    let start = vertical.starts[y]
-                    let base = y * vertical.stride
-                    for k in 0..<vertical.counts[y] {
-                        let w = vertical.weights[base + k]
-                        let row = (start + k) * rowLength
-                        for i in 0..<rowLength { accumulator[i] += w * mid[row + i] }
-                    }
-                    let outRow = y * rowLength
-                    for i in 0..<rowLength {
-                        out[outRow + i] = UInt8(max(0, min(255, accumulator[i].rounded())))
+                accumulator.withUnsafeMutableBufferPointer { sum in
+                    vertical.withBuffers { starts, counts, weights, stride in
+                        for y in 0..<outHeight {
+                            for i in 0..<rowLength { sum[i] = 0 }
+                            let start = starts[y]
+                            let base = y * stride
+                            for k in 0..<counts[y] {
+                                let w = weights[base + k]
+                                let row = (start + k) * rowLength
+                                for i in 0..<rowLength { sum[i] += w * mid[row + i] }
+                            }
+                            let outRow = y * rowLength
+                            for i in 0..<rowLength {
+                                out[outRow + i] = UInt8(max(0, min(255, sum[i].rounded())))
+                            }
+                        }
                     }
                 }
             }
