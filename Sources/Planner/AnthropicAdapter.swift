@@ -23,18 +23,6 @@ public struct AnthropicAdapter: ModelAdapter, WireFormat {
         self.transport = ModelTransport(endpoint: endpoint, httpClient: httpClient, logger: logger, retry: retry)
     }
 
-    public func complete(_ request: ModelRequest) async throws(ModelError) -> ModelTurn {
-        let wire = try wireRequest(for: request)
-        let (parsed, attempts) = try await transport.send(wire, parse: parseTurn)
-        var turn = parsed
-        turn.attempts = attempts
-        return turn
-    }
-
-    public func validate() async throws(ModelError) {
-        _ = try await transport.send(try validationRequest(), parse: parseTurn)
-    }
-
     // MARK: Request
 
     /// `additional_params.tool_version`, else `computer_20250124`.

@@ -16,12 +16,28 @@ struct WireRequest: Sendable {
 
 /// What an adapter knows about its provider: how a ``ModelRequest`` is written and how an
 /// answer is read. ``ModelTransport`` adds the HTTP, retry and timeout rules common to both.
-protocol WireFormat: Sendable {
+protocol WireFormat: ModelAdapter {
     var endpoint: ModelEndpoint { get }
+    var transport: ModelTransport { get }
     func wireRequest(for request: ModelRequest) throws(ModelError) -> WireRequest
     /// The smallest real call: max_tokens 1, "ping", no tools.
     func validationRequest() throws(ModelError) -> WireRequest
     func parseTurn(_ body: [UInt8]) throws(ModelError) -> ModelTurn
+}
+
+/// Both adapters call their provider the same way; only the wire format differs.
+extension WireFormat {
+    public func complete(_ request: ModelRequest) async throws(ModelError) -> ModelTurn {
+        let wire = try wireRequest(for: request)
+        let (parsed, attempts) = try await transport.send(wire, parse: parseTurn)
+        var turn = parsed
+        turn.attempts = attempts
+        return turn
+    }
+
+    public func validate() async throws(ModelError) {
+        _ = try await transport.send(try validationRequest(), parse: parseTurn)
+    }
 }
 
 /// JSON helpers shared by the adapters.
