@@ -40,9 +40,12 @@ extension AgentController {
             let setup = try await PromptRuns.setup(for: stored, state: state, machine: call.machine, app: app, in: tx)
             return .fresh(stored, state, digest, setup)
         }
-        guard case .fresh(let stored, var state, let digest, let setup) = turn else {
-            if case .answered(let response) = turn { return try .json(response) }
-            throw ControlPlaneError.conflict("unreachable")
+        let (stored, digest, setup): (StoredRun, String, PromptRuns.Setup)
+        var state: PlannerState
+        switch turn {
+        case .answered(let response): return try .json(response)
+        case .fresh(let run, let planner, let image, let found):
+            (stored, state, digest, setup) = (run, planner, image, found)
         }
 
         let prompt = try await PromptRuns.prompt(setup.promptText, organizationID: stored.organizationID, app: app)
@@ -79,6 +82,10 @@ extension AgentController {
         let recorded = outcome.events
         let response = try await app.store.transaction { tx -> PlanResponse in
             var current = try await leasedRun(call, token: request.leaseToken, in: tx)
+            if current.run.status.isTerminal, current.run.status != .cancelled {
+                throw ControlPlaneError.conflict(
+                    "run \(current.id) ended (\(current.run.status.rawValue)) meanwhile; abandon it")
+            }
             current.planner = saved
             current.run.usageMetadata = saved.usageMetadata()
             appendHistory(recorded, to: &current)
