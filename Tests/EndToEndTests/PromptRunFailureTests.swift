@@ -98,6 +98,77 @@ struct PromptRunFailureTests {
         }
     }
 
+    /// `/validate` makes one real request to the configured endpoint (the scripted model): the
+    /// organization's key for the slot is judged by it, a wrong one is an auth error.
+    @Test func validateAProviderCredential() async throws {
+        let model = try await ScriptedModel(script: ["actions": []])
+        defer { Task { await model.stop() } }
+        try await System.with { system in
+            let created = try await system.call(
+                .POST, "/v1/model-configurations",
+                json: [
+                    "name": "scripted", "provider": "anthropic", "model": "scripted-cua-1",
+                    "additional_params": ["base_url": .string(model.url)],
+                ], expect: 201)
+            let modelID = try #require(created["id"]?.stringValue)
+            for (key, valid) in [("sk-wrong", false), (model.apiKey, true)] {
+                _ = try await system.call(
+                    .PUT, "/v1/provider-credentials/anthropic", json: ["api_key": .string(key)], expect: 200)
+                let before = model.requests.count
+                let answer = try await system.call(
+                    .POST, "/v1/provider-credentials/anthropic/validate?model_configuration_id=\(modelID)", expect: 200)
+                #expect(answer["ok"]?.boolValue == valid, "\(answer)")
+                #expect(model.requests.count == before + 1, "validate makes exactly one request")
+                if !valid {
+                    let check = answer["checks"]?.arrayValue?.first?.objectValue
+                    #expect(check?["is_auth_error"]?.boolValue == true, "\(answer)")
+                }
+            }
+            system.scanAfterwards(for: model.apiKey)
+        }
+    }
+
+    /// Sessions and pins schedule model-performed runs as they do replays: a session's runs go to
+    /// its machine one after another.
+    @Test func sessionsAndPins() async throws {
+        let model = try await ScriptedModel(script: ["actions": [["end": "done"]]])
+        defer { Task { await model.stop() } }
+        try await System.with { system in
+            let machineID = try await system.join()
+            try await system.startAgent(machineID: machineID)
+            let created = try await system.call(
+                .POST, "/v1/model-configurations",
+                json: [
+                    "name": "scripted", "provider": "openai", "model": "scripted-cua-1",
+                    "api_key": .string(model.apiKey),
+                    "additional_params": ["base_url": .string(model.url)],
+                ], expect: 201)
+            let modelID = try #require(created["id"]?.stringValue)
+            let workflowID = try #require(
+                try await system.call(
+                    .POST, "/v1/workflows",
+                    json: ["main_prompt": "Look", "model_metadata": ["main_agent_model_id": .string(modelID)]],
+                    expect: 201)["id"]?.stringValue)
+            let first = try await system.call(
+                .POST, "/v1/runs",
+                json: ["workflow_id": .string(workflowID), "machine_id": .string(machineID), "start_session": true],
+                expect: 201)
+            let sessionID = try #require(first["session_id"]?.stringValue)
+            let second = try await system.call(
+                .POST, "/v1/runs",
+                json: [
+                    "workflow_id": .string(workflowID), "session_id": .string(sessionID), "release_session_after": true,
+                ],
+                expect: 201)
+            for run in [first, second] {
+                let ended = try await system.waitForRun(try #require(run["id"]?.stringValue))
+                #expect(ended["status"]?.stringValue == "success", "\(ended["error"] ?? .null)")
+                #expect(ended["machine_id"]?.stringValue == machineID)
+                #expect(ended["session_id"]?.stringValue == sessionID)
+            }
+        }
+    }
+
     /// A prompt-only workflow with no model anywhere fails at once, saying what to set.
     @Test func noModelAnywhere() async throws {
         try await System.with { system in

@@ -188,6 +188,26 @@ struct PlannerLoopTests {
             ])
     }
 
+    @Test("the token budget and the wall time end the run before another model call")
+    func budgets() async throws {
+        let model = ScriptedTurns([])
+        var limits = PlannerLimits(additionalParams: ["max_total_tokens": 500, "max_run_seconds": 60])
+        var spent = PlannerState(configurationID: "cfg_1")
+        spent.usage["cfg_1"] = ModelUsage(name: "local vlm", model: "ui-tars", provider: "openai")
+        spent.usage["cfg_1"]?.inputTokens = 480
+        spent.usage["cfg_1"]?.outputTokens = 30
+        let tokens = await PlannerLoop.advance(
+            state: &spent, request: Self.request(1), context: Self.context(limits: limits), model: model)
+        #expect(tokens.response.end?.errors.first?.contains("used 510 tokens, over its limit of 500") == true)
+        limits.maxTotalTokens = 1_000_000
+        var late = PlannerState(configurationID: "cfg_1")
+        var context = Self.context(limits: limits)
+        context.elapsedSeconds = 61
+        let wall = await PlannerLoop.advance(state: &late, request: Self.request(1), context: context, model: model)
+        #expect(wall.response.end?.errors.first?.contains("took longer than 60 s") == true)
+        #expect(await model.requests.isEmpty)
+    }
+
     @Test("a refused key ends the run with the model's error; secrets never reach the request")
     func modelErrors() async throws {
         let model = ScriptedTurns([.failure(.unauthorized(configuration: "local vlm", detail: "invalid x-api-key"))])
