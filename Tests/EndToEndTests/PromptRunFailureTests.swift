@@ -22,6 +22,20 @@ struct PromptRunFailureTests {
 
     static let click: JSONValue = ["click": ["color": "#ffd700"]]
 
+    /// A model configuration for the scripted model; returns its id.
+    static func configure(_ system: System, model: ScriptedModel, fields: JSONObject = [:]) async throws -> String {
+        var params: JSONObject = ["base_url": .string(model.url)]
+        params.merge(fields["additional_params"]?.objectValue ?? [:]) { $1 }
+        var configuration: JSONObject = [
+            "name": "scripted", "provider": "openai", "model": "scripted-cua-1", "api_key": .string(model.apiKey),
+            "additional_params": .object(params),
+        ]
+        for (key, value) in fields where key != "additional_params" { configuration[key] = value }
+        let created = try await system.call(
+            .POST, "/v1/model-configurations", json: .object(configuration), expect: 201)
+        return try #require(created["id"]?.stringValue)
+    }
+
     static let cases: [Case] = [
         Case(
             name: "a refused key (401) is not retried", script: ["actions": [click]],
@@ -67,16 +81,9 @@ struct PromptRunFailureTests {
             defer { xterm.remove() }
             let machineID = try await system.join()
             try await system.startAgent(machineID: machineID)
-            var params: JSONObject = ["base_url": .string(model.url)]
-            params.merge(testCase.configuration["additional_params"]?.objectValue ?? [:]) { $1 }
-            var configuration: JSONObject = [
-                "name": "scripted", "provider": "anthropic", "model": "scripted-cua-1",
-                "api_key": .string(model.apiKey), "additional_params": .object(params),
-            ]
-            for (key, value) in testCase.configuration where key != "additional_params" { configuration[key] = value }
-            let created = try await system.call(
-                .POST, "/v1/model-configurations", json: .object(configuration), expect: 201)
-            let modelID = try #require(created["id"]?.stringValue)
+            var fields = testCase.configuration
+            fields["provider"] = "anthropic"
+            let modelID = try await Self.configure(system, model: model, fields: fields)
             let workflowID = try #require(
                 try await system.call(.POST, "/v1/workflows", json: ["main_prompt": "Click the note"], expect: 201)[
                     "id"]?
@@ -136,14 +143,7 @@ struct PromptRunFailureTests {
         try await System.with { system in
             let machineID = try await system.join()
             try await system.startAgent(machineID: machineID)
-            let created = try await system.call(
-                .POST, "/v1/model-configurations",
-                json: [
-                    "name": "scripted", "provider": "openai", "model": "scripted-cua-1",
-                    "api_key": .string(model.apiKey),
-                    "additional_params": ["base_url": .string(model.url)],
-                ], expect: 201)
-            let modelID = try #require(created["id"]?.stringValue)
+            let modelID = try await Self.configure(system, model: model)
             let workflowID = try #require(
                 try await system.call(
                     .POST, "/v1/workflows",
@@ -196,14 +196,7 @@ struct PromptRunFailureTests {
         try await System.with { system in
             let machineID = try await system.join()
             try await system.startAgent(machineID: machineID)
-            let created = try await system.call(
-                .POST, "/v1/model-configurations",
-                json: [
-                    "name": "scripted", "provider": "openai", "model": "scripted-cua-1",
-                    "api_key": .string(model.apiKey),
-                    "additional_params": ["base_url": .string(model.url)],
-                ], expect: 201)
-            let modelID = try #require(created["id"]?.stringValue)
+            let modelID = try await Self.configure(system, model: model)
             let workflowID = try #require(
                 try await system.call(.POST, "/v1/workflows", json: ["main_prompt": "Wait"], expect: 201)["id"]?
                     .stringValue)
