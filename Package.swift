@@ -78,6 +78,8 @@ let package = Package(
             dependencies: [
                 "CyberdeskAPI",
                 "Planner",
+                // Checkpoint crops in trajectories are decoded when they are written.
+                "CPNG",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 // The HTTP client the model adapters call through (`/v1/provider-credentials/{slot}/validate`).
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

@@ -8,11 +8,14 @@ public enum TrajectoryValidationError: Error, Sendable, Hashable, CustomStringCo
     case tooManySteps(count: Int)
     /// `funcName` is nil when the step has no usable `func_name`.
     case invalidStep(index: Int, funcName: String?, problem: StepProblem)
+    case invalidCheckpoint(index: Int, funcName: String?, problem: CheckpointProblem)
 
     /// The index of the offending step, when the problem is in one step.
     public var stepIndex: Int? {
-        if case .invalidStep(let index, _, _) = self { return index }
-        return nil
+        switch self {
+        case .invalidStep(let index, _, _), .invalidCheckpoint(let index, _, _): return index
+        default: return nil
+        }
     }
 
     public var description: String {
@@ -25,6 +28,8 @@ public enum TrajectoryValidationError: Error, Sendable, Hashable, CustomStringCo
             return "step \(index) (\(funcName)): \(problem)"
         case .invalidStep(let index, nil, let problem):
             return "step \(index): \(problem)"
+        case .invalidCheckpoint(let index, let funcName, let problem):
+            return "step \(index)" + (funcName.map { " (\($0))" } ?? "") + ": \(problem)"
         }
     }
 }

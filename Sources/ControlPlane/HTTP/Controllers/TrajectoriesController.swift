@@ -7,8 +7,8 @@ struct TrajectoriesController {
         api.add(.post, "/v1/trajectories") { call in
             let create = try call.decode(TrajectoryCreate.self)
             let workflowID = try requireUUID(create.workflowID, field: "workflow_id")
-            try Self.validate(create.trajectoryData)
             try Self.checkDimensions(create.dimensions)
+            try Self.validate(create.trajectoryData, dimensions: create.dimensions)
             let time = Timestamp.truncated(call.app.now())
             let approved = create.isApproved ?? false
             let trajectory = TrajectoryRecord(
@@ -69,8 +69,10 @@ struct TrajectoriesController {
         api.add(.patch, "/v1/trajectories/:id") { call in
             let id = try call.id()
             let patch = PatchBody(try call.object())
-            if case .some(let steps?) = try patch.array("trajectory_data") { try Self.validate(steps) }
-            if case .some(let dimensions?) = try patch.dictionary("dimensions") { try Self.checkDimensions(dimensions) }
+            let newSteps = try patch.array("trajectory_data")
+            let newDimensions = try patch.dictionary("dimensions")
+            if case .some(let steps?) = newSteps { try Self.validate(steps, dimensions: nil) }
+            if case .some(let dimensions?) = newDimensions { try Self.checkDimensions(dimensions) }
             let time = Timestamp.truncated(call.app.now())
             let trajectory = try await call.app.store.transaction { tx in
                 guard
@@ -84,6 +86,12 @@ struct TrajectoriesController {
                 if case .some(let steps?) = try patch.array("trajectory_data") { trajectory.trajectoryData = steps }
                 if case .some(let dimensions?) = try patch.dictionary("dimensions") {
                     trajectory.dimensions = dimensions
+                }
+                // Checkpoint regions must lie inside the dimensions as they are after the change.
+                if case .some(.some) = newSteps {
+                    try Self.validate(trajectory.trajectoryData, dimensions: trajectory.dimensions)
+                } else if case .some(.some) = newDimensions {
+                    try Self.validate(trajectory.trajectoryData, dimensions: trajectory.dimensions)
                 }
                 if case .some(let approved?) = try patch.bool("is_approved") {
                     trajectory.isApproved = approved
@@ -140,12 +148,20 @@ struct TrajectoriesController {
         try await call.record(TrajectoryRecord.self, named: "trajectory")
     }
 
-    static func validate(_ steps: [JSONValue]) throws {
+    /// Steps and their checkpoints (regions inside `dimensions` when given, crops that decode).
+    static func validate(_ steps: [JSONValue], dimensions: JSONObject?) throws {
         do {
             _ = try Trajectory.validate(steps)
+            _ = try Trajectory.checkpoints(
+                steps, dimensions: dimensions.flatMap(Self.size), decode: CheckpointImages.decodedSize)
         } catch {
             throw ControlPlaneError.badRequest("invalid trajectory_data: \(error.description)")
         }
+    }
+
+    static func size(_ dimensions: JSONObject) -> DisplaySize? {
+        guard let width = dimensions["width"]?.intValue, let height = dimensions["height"]?.intValue else { return nil }
+        return DisplaySize(width: Int(width), height: Int(height))
     }
 
     static func checkDimensions(_ dimensions: JSONObject) throws {
