@@ -9,13 +9,12 @@ enum ComputerMapping {
         case invalid(String)
     }
 
-    static func steps(for action: ComputerAction, request: PlanRequest, secrets: Set<String>) -> Result<
-        [JSONValue], Problem
-    > {
+    static func steps(for action: ComputerAction, request: PlanRequest, secrets: Set<String>) -> PlannerLoop.Mapped {
         let image = request.imageSize
         let screen = request.screen
         func point(_ p: ModelPoint) throws(Problem) -> (x: JSONValue, y: JSONValue) {
-            guard p.x >= 0, p.y >= 0, p.x < Double(image.width), p.y < Double(image.height) else {
+            // The far edge itself (x == width, as normalized 1000 gives) is the last pixel.
+            guard p.x >= 0, p.y >= 0, p.x <= Double(image.width), p.y <= Double(image.height) else {
                 throw .invalid(
                     "coordinate [\(format(p.x)), \(format(p.y))] is outside the screen (\(image.width)x\(image.height)); "
                         + "use a point inside the screenshot")
@@ -35,25 +34,26 @@ enum ComputerMapping {
             ["func_name": .string(name), "kwargs": .object(kwargs)]
         }
         func held(_ modifiers: String?, _ inner: [JSONValue]) -> [JSONValue] {
-            guard let modifiers, !modifiers.isEmpty else { return inner }
+            guard let raw = modifiers, !raw.isEmpty else { return inner }
+            let modifiers = PlannerTools.escaped(raw, keepingSecrets: [])
             return [step("key", ["text": .string(modifiers), "down": true])] + inner
                 + [step("key", ["text": .string(modifiers), "down": false])]
         }
         do throws(Problem) {
             switch action {
             case .screenshot:
-                return .failure(.answer("Here is the screen."))
+                return .answer("Here is the screen.")
             case .cursorPosition:
                 guard let pointer = request.pointer else {
-                    return .failure(.answer("The pointer position is unknown."))
+                    return .answer("The pointer position is unknown.")
                 }
                 let x = (Double(pointer.x) * Double(image.width) / Double(screen.width)).rounded(.down)
                 let y = (Double(pointer.y) * Double(image.height) / Double(screen.height)).rounded(.down)
-                return .failure(.answer("The pointer is at [\(format(x)), \(format(y))]."))
+                return .answer("The pointer is at [\(format(x)), \(format(y))].")
             case .click(let button, let clicks, let at, let modifiers):
                 let (x, y): (x: JSONValue, y: JSONValue)
                 if let at { (x, y) = try point(at) } else { (x, y) = try pointer() }
-                return .success(
+                return .steps(
                     held(
                         modifiers,
                         [
@@ -66,11 +66,11 @@ enum ComputerMapping {
                         ]))
             case .mouseMove(let p):
                 let (x, y) = try point(p)
-                return .success([step("mouse_move", ["x": x, "y": y])])
+                return .steps([step("mouse_move", ["x": x, "y": y])])
             case .drag(let from, let to):
                 let start = try point(from)
                 let end = try point(to)
-                return .success([
+                return .steps([
                     step(
                         "drag",
                         [
@@ -86,7 +86,7 @@ enum ComputerMapping {
                     kwargs["y"] = y
                 }
                 let name = if case .mouseDown = action { "mouse_down" } else { "mouse_up" }
-                return .success([step(name, kwargs)])
+                return .steps([step(name, kwargs)])
             case .scroll(let direction, let amount, let at, let modifiers):
                 var kwargs: JSONObject = ["direction": .string(direction.rawValue), "amount": .int(Int64(amount))]
                 if let at {
@@ -94,22 +94,26 @@ enum ComputerMapping {
                     kwargs["x"] = x
                     kwargs["y"] = y
                 }
-                return .success(held(modifiers, [step("scroll", kwargs)]))
+                return .steps(held(modifiers, [step("scroll", kwargs)]))
             case .type(let text):
-                return .success([step("type", ["text": .string(PlannerTools.escaped(text, keepingSecrets: secrets))])])
+                return .steps([step("type", ["text": .string(PlannerTools.escaped(text, keepingSecrets: secrets))])])
             case .key(let chords):
-                return .success([step("key", ["text": .string(chords)])])
-            case .holdKey(let chords, let seconds):
-                return .success([
+                return .steps([step("key", ["text": .string(PlannerTools.escaped(chords, keepingSecrets: []))])])
+            case .holdKey(let raw, let seconds):
+                let chords = PlannerTools.escaped(raw, keepingSecrets: [])
+                return .steps([
                     step("key", ["text": .string(chords), "down": true]),
                     step("wait", ["seconds": .double(min(max(seconds, 0), 60))]),
                     step("key", ["text": .string(chords), "down": false]),
                 ])
             case .wait(let seconds):
-                return .success([step("wait", ["seconds": .double(min(max(seconds, 0), 60))])])
+                return .steps([step("wait", ["seconds": .double(min(max(seconds, 0), 60))])])
             }
         } catch {
-            return .failure(error)
+            switch error {
+            case .answer(let text): return .answer(text)
+            case .invalid(let text): return .invalid(text)
+            }
         }
     }
 

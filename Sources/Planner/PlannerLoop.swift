@@ -53,14 +53,19 @@ public struct PlanContext: Sendable {
     /// A run image's PNG by id.
     public var loadImage: @Sendable (String) async throws -> [UInt8]
     public var timestamp: String
+    /// Replaces the run's secret values in text the machine sends back (a command's output, a
+    /// file, the clipboard) by their placeholders, before it is kept or sent to the model: a
+    /// secret the model typed may come back that way.
+    public var redact: @Sendable (String) -> String = { $0 }
 
     public init(
         endpoint: ModelEndpoint, prompt: [ContentPart], inputs: JSONObject, sensitiveNames: Set<String>,
         outputSchemaText: String?, checkOutput: @escaping @Sendable (JSONObject) -> [String], limits: PlannerLimits,
         elapsedSeconds: Double, screenshotDigest: String,
         loadImage: @escaping @Sendable (String) async throws -> [UInt8],
-        timestamp: String
+        timestamp: String, redact: @escaping @Sendable (String) -> String = { $0 }
     ) {
+        self.redact = redact
         self.endpoint = endpoint
         self.prompt = prompt
         self.inputs = inputs
@@ -80,6 +85,11 @@ public struct PlanOutcome: Sendable {
     public var response: PlanResponse
     /// History events (`run_message_history`): what the model said and did.
     public var events: [JSONObject]
+
+    public init(response: PlanResponse, events: [JSONObject]) {
+        self.response = response
+        self.events = events
+    }
 }
 
 /// The loop of a model-performed run, one step of it per `plan` call: the previous steps'
@@ -164,7 +174,7 @@ public enum PlannerLoop {
             if turn.toolCalls.isEmpty {
                 let violations = context.checkOutput(request.outputData)
                 if violations.isEmpty { return end(.success, []) }
-                let problem = violations.joined(separator: "; ")
+                let problem = context.redact(violations.joined(separator: "; "))
                 if state.reasked {
                     return end(.taskFailed, ["output_data does not match the workflow's output_schema: \(problem)"])
                 }
@@ -186,6 +196,14 @@ public enum PlannerLoop {
             var invalid: [String] = []
             for call in turn.toolCalls {
                 var waiting = PendingCall(id: call.id, name: call.name, input: call.input)
+                // After an invalid call nothing of the answer runs: an action meant for a point
+                // the model got wrong could otherwise be followed by typing into what has focus.
+                if !invalid.isEmpty {
+                    waiting.answer = "not executed: an earlier tool call of the same answer was invalid"
+                    waiting.isError = true
+                    pending.append(waiting)
+                    continue
+                }
                 switch mapCall(call, request: request, context: context) {
                 case .steps(let mapped):
                     waiting.stepIndices = Array(
@@ -200,7 +218,7 @@ public enum PlannerLoop {
                 }
                 pending.append(waiting)
             }
-            if invalid.count == turn.toolCalls.count {
+            if steps.isEmpty, !invalid.isEmpty {
                 state.invalidStreak += 1
                 if state.invalidStreak >= limits.invalidLimit {
                     return end(
@@ -254,7 +272,8 @@ public enum PlannerLoop {
         var results: [StoredToolResult] = []
         for call in state.pending {
             let (text, isError) = resultText(call, byIndex: byIndex, outputData: request.outputData)
-            results.append(StoredToolResult(toolCallID: call.id, parts: [.text(text)], isError: isError))
+            results.append(
+                StoredToolResult(toolCallID: call.id, parts: [.text(context.redact(text))], isError: isError))
         }
         if !results.isEmpty { results[results.count - 1].parts.append(screenshot) }
         state.pending = []
@@ -379,15 +398,22 @@ public enum PlannerLoop {
             } catch {
                 return .invalid(error.message)
             }
-            switch ComputerMapping.steps(for: action, request: request, secrets: context.sensitiveNames) {
-            case .success(let mapped): steps = mapped
-            case .failure(let problem):
-                if case .answer(let text) = problem { return .answer(text) }
-                if case .invalid(let text) = problem { return .invalid(text) }
-                return .invalid("cannot be executed")
-            }
+            let mapped = ComputerMapping.steps(for: action, request: request, secrets: context.sensitiveNames)
+            guard case .steps(let computerSteps) = mapped else { return mapped }
+            steps = computerSteps
         } else if PlannerTools.customNames.contains(call.name) {
-            steps = [["func_name": .string(call.name), "kwargs": PlannerTools.escapedJSON(.object(call.input))]]
+            var input = call.input
+            // A model's waits and command timeouts are bounded like the computer tool's waits,
+            // and never beyond the run's time left.
+            let left = max(1, context.limits.maxWallSeconds - context.elapsedSeconds)
+            if call.name == "wait", let seconds = input["seconds"]?.doubleValue {
+                input["seconds"] = .double(min(max(seconds, 0), 60))
+            }
+            if call.name == "execute_terminal_command" {
+                let timeout = input["timeout"]?.doubleValue ?? 30
+                input["timeout"] = .double(min(max(timeout, 1), 600, left))
+            }
+            steps = [["func_name": .string(call.name), "kwargs": PlannerTools.escapedJSON(.object(input))]]
         } else {
             return .invalid(
                 "unknown tool '\(call.name)'; the tools are computer, \(PlannerTools.customNames.joined(separator: ", "))"

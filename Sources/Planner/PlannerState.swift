@@ -35,6 +35,8 @@ public struct PlannerState: Codable, Sendable, Hashable {
     /// The last `plan` call's sequence number and answer, for retried calls.
     public var lastSequence = 0
     public var lastResponse: PlanResponse?
+    /// The last `plan` call whose history events were recorded.
+    public var eventsSequence = 0
 
     public init(configurationID: String) {
         self.configurationID = configurationID

@@ -330,17 +330,25 @@ struct ModelAPITests {
             #expect(used.maxRetries == 0, "validation is one request")
             #expect(used.timeoutSeconds == 30)
 
-            // A configuration without its own key falls back to the credential.
+            // A configuration of the provider's own API without its own key falls back to the
+            // credential...
             let configuration = try await server.create(
-                "/v1/model-configurations",
-                Self.configuration([
-                    "additional_params": ["base_url": "http://10.0.0.7:8000"], "is_system_default": true,
-                ]))
+                "/v1/model-configurations", Self.configuration(["is_system_default": true]))
             let configurationID = try #require(configuration["id"]?.stringValue)
             _ = try await server.post("/v1/provider-credentials/anthropic/validate", [:])
             used = try #require(models.endpoints.withLock { $0.last })
             #expect(used.configurationID == configurationID, "the organization's default is used")
             #expect(used.apiKey == key)
+            // ...one pointing at another host does not: the organization's key would go there.
+            let elsewhere = try await server.create(
+                "/v1/model-configurations",
+                Self.configuration(["name": "elsewhere", "additional_params": ["base_url": "http://10.0.0.7:8000"]]))
+            let elsewhereID = try #require(elsewhere["id"]?.stringValue)
+            _ = try await server.post(
+                "/v1/provider-credentials/anthropic/validate?model_configuration_id=\(elsewhereID)", [:])
+            used = try #require(models.endpoints.withLock { $0.last })
+            #expect(used.configurationID == elsewhereID)
+            #expect(used.apiKey == nil)
 
             let own = try await server.create(
                 "/v1/model-configurations", Self.configuration(["name": "own", "api_key": .string(Self.key)]))

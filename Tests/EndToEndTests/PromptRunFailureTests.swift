@@ -105,32 +105,36 @@ struct PromptRunFailureTests {
         }
     }
 
-    /// `/validate` makes one real request to the configured endpoint (the scripted model): the
-    /// organization's key for the slot is judged by it, a wrong one is an auth error.
-    @Test func validateAProviderCredential() async throws {
+    /// `/validate` makes one real request to the configured endpoint (the scripted model): a
+    /// wrong key is an auth error, the right one is valid. The organization's provider key is
+    /// never sent to a configuration's own host: only configurations of the provider's API fall
+    /// back to it.
+    @Test func validateAModelConfiguration() async throws {
         let model = try await ScriptedModel(script: ["actions": []])
         defer { Task { await model.stop() } }
         try await System.with { system in
-            let created = try await system.call(
-                .POST, "/v1/model-configurations",
-                json: [
-                    "name": "scripted", "provider": "anthropic", "model": "scripted-cua-1",
-                    "additional_params": ["base_url": .string(model.url)],
-                ], expect: 201)
-            let modelID = try #require(created["id"]?.stringValue)
+            let modelID = try await Self.configure(
+                system, model: model, fields: ["provider": "anthropic", "api_key": "sk-wrong"])
+            let path = "/v1/provider-credentials/anthropic/validate?model_configuration_id=\(modelID)"
             for (key, valid) in [("sk-wrong", false), (model.apiKey, true)] {
                 _ = try await system.call(
-                    .PUT, "/v1/provider-credentials/anthropic", json: ["api_key": .string(key)], expect: 200)
+                    .PATCH, "/v1/model-configurations/\(modelID)", json: ["api_key": .string(key)], expect: 200)
                 let before = model.requests.count
-                let answer = try await system.call(
-                    .POST, "/v1/provider-credentials/anthropic/validate?model_configuration_id=\(modelID)", expect: 200)
+                let answer = try await system.call(.POST, path, expect: 200)
                 #expect(answer["ok"]?.boolValue == valid, "\(answer)")
                 #expect(model.requests.count == before + 1, "validate makes exactly one request")
                 if !valid {
-                    let check = answer["checks"]?.arrayValue?.first?.objectValue
-                    #expect(check?["is_auth_error"]?.boolValue == true, "\(answer)")
+                    #expect(answer["checks"]?.arrayValue?.first?.objectValue?["is_auth_error"]?.boolValue == true)
                 }
             }
+            // Without a key of its own, a configuration on another host does not get the
+            // organization's key for the provider.
+            _ = try await system.call(
+                .PUT, "/v1/provider-credentials/anthropic", json: ["api_key": .string(model.apiKey)], expect: 200)
+            _ = try await system.call(
+                .PATCH, "/v1/model-configurations/\(modelID)", json: ["clear_api_key": true], expect: 200)
+            let keyless = try await system.call(.POST, path, expect: 200)
+            #expect(keyless["ok"]?.boolValue == false, "\(keyless)")
             system.scanAfterwards(for: model.apiKey)
         }
     }

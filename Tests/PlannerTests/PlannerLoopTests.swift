@@ -188,6 +188,29 @@ struct PlannerLoopTests {
             ])
     }
 
+    @Test("a secret that comes back in a tool's output is replaced by its placeholder before the model sees it")
+    func redaction() async throws {
+        let model = ScriptedTurns([
+            Self.turn(("read_file", ["path": "~/CyberdeskTransfers/typed.txt", "output_key": "typed"])), Self.turn(),
+        ])
+        var context = Self.context()
+        context.redact = { $0.replacingOccurrences(of: "hunter2-✓", with: "{$password}") }
+        var state = PlannerState(configurationID: "cfg_1")
+        _ = await PlannerLoop.advance(state: &state, request: Self.request(1), context: context, model: model)
+        _ = await PlannerLoop.advance(
+            state: &state,
+            request: Self.request(
+                2, results: [PlannedStepResult(stepIndex: 0, status: "success")], output: ["typed": "pw hunter2-✓\n"]),
+            context: context, model: model)
+        let sent = await model.requests[1].messages.last
+        guard case .toolResults(let results, _)? = sent, case .text(let text)? = results.first?.content.first else {
+            Issue.record("no tool result")
+            return
+        }
+        #expect(text == "pw {$password}\n")
+        #expect(!"\(state.messages)".contains("hunter2"))
+    }
+
     @Test("the token budget and the wall time end the run before another model call")
     func budgets() async throws {
         let model = ScriptedTurns([])

@@ -89,6 +89,8 @@ extension RunExecutor {
                             stepIndex: index, status: "task_failed",
                             result: outcome.record.result.isEmpty ? nil : outcome.record.result, error: message))
                     skipping = true
+                    // A modifier the skipped steps would have released is not left held.
+                    try? await desktop.releaseAllInputs()
                 case let failure?:
                     return RunEnd(failure, message: outcome.message, step: index)
                 }

@@ -214,7 +214,7 @@ struct RunSession {
             let shownPath = renderText(path, record: &record)
             let key = renderText(outputKey, record: &record)
             record.args = ["path": .string(shownPath), "output_key": .string(key)]
-            let resolved = try paths.resolve(shownPath)
+            let resolved = try usablePath(shownPath)
             let bytes = try FileSystem.read(resolved, limit: Self.readLimit)
             let text = String(decoding: bytes, as: UTF8.self)
             runtimeValues[key] = .string(text)
@@ -225,7 +225,7 @@ struct RunSession {
             let shownPath = renderText(path, record: &record)
             let text = renderText(content, record: &record)
             record.args = ["path": .string(shownPath), "content": .string(text), "mode": .string(mode.rawValue)]
-            let resolved = try paths.resolve(shownPath)
+            let resolved = try usablePath(shownPath)
             switch mode {
             case .write: try FileSystem.writeAtomically(Array(text.utf8), to: resolved)
             case .append: try FileSystem.append(Array(text.utf8), to: resolved)
@@ -255,6 +255,12 @@ struct RunSession {
             record.args = ["message": .string(text)]
             throw StepFailure.taskFailed(text)
         }
+    }
+
+    /// A file path of a step, resolved: confined to the transfer folders when a model performs
+    /// the run (``TransferPaths/confined(_:)``).
+    func usablePath(_ path: String) throws(FileProblem) -> String {
+        run.planner == nil ? try paths.resolve(path) : try paths.confined(path)
     }
 
     // MARK: - Templates
@@ -379,6 +385,13 @@ struct RunSession {
             let refusal = CommandAllowlist(entries: allowlist).refusal(for: text)
         {
             throw StepFailure.taskFailed(refusal)
+        }
+        // A model may run only the commands the workflow allows by name: a command could read
+        // the agent's credential or a typed secret back into the model's context.
+        if run.planner != nil, run.terminalCommandAllowlist == nil {
+            throw StepFailure.taskFailed(
+                "commands are refused when a model performs the run and the workflow has no "
+                    + "terminal_command_allowlist; set one to allow the commands this task needs")
         }
         var cwd = configuration.homeDirectory
         if let directory {

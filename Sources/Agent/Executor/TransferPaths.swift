@@ -94,6 +94,20 @@ struct TransferPaths: Sendable {
 
     /// The resolved path of a file that may be exported, or a refusal naming the allowed
     /// folders.
+    /// For a run a model performs: `path` resolved, and inside the transfers folder or an
+    /// export root. A model (or text on the screen it reads) is not an approved trajectory, so
+    /// it may not read the agent's own files (its credential, the run's lease) or write
+    /// outside the folders meant for the run's files.
+    func confined(_ path: String) throws(FileProblem) -> String {
+        let resolved = try resolve(path)
+        guard exportRoots().contains(where: { Self.isInside(resolved, root: $0) }) else {
+            throw .refused(
+                "'\(path)' is outside the folders a run performed by a model may use: "
+                    + ([transfers] + extraExportRoots).joined(separator: ", "))
+        }
+        return resolved
+    }
+
     func exportable(_ path: String) throws(FileProblem) -> String {
         let (expanded, _) = try expand(path)
         let resolved = try FileSystem.realPath(expanded)

@@ -15,8 +15,11 @@ extension AgentController {
         let app = call.app
         let turn = try await app.store.transaction { tx -> PlanTurn in
             var stored = try await leasedRun(call, token: request.leaseToken, in: tx)
-            if !request.events.isEmpty {
+            // Events are recorded once per call: a retried call (same sequence) brings the same
+            // events again, whether or not the first got as far as the model.
+            if !request.events.isEmpty, request.sequence > (stored.planner?.eventsSequence ?? 0) {
                 appendHistory(request.events, to: &stored)
+                stored.planner?.eventsSequence = request.sequence
                 try await tx.save(stored)
             }
             if stored.run.status == .cancelled {
@@ -63,11 +66,23 @@ extension AgentController {
                 }
                 return bytes
             },
-            timestamp: APIJSON.formatTimestamp(app.now()))
+            timestamp: APIJSON.formatTimestamp(app.now()), redact: { [setup] in setup.redact($0) })
         let model = app.modelAdapter(setup.endpoint, app.logger)
         let thinking = ContinuousClock.now
+        let store = app.store
+        let runID = stored.id
+        let organizationID = stored.organizationID
         let planned = await app.hub.planning(runID: stored.id) { [state] in
             var state = state
+            // A cancel committed before this call registered with the hub.
+            let status = try? await store.read { tx in
+                try await tx.fetch(StoredRun.self, id: runID, organizationID: organizationID, forUpdate: false)?.run
+                    .status
+            }
+            if status == .cancelled {
+                let end = PlanEnd(status: .cancelled, errors: ["the run was cancelled"])
+                return (state, PlanOutcome(response: PlanResponse(steps: [], end: end), events: []))
+            }
             let outcome = await PlannerLoop.advance(state: &state, request: request, context: context, model: model)
             return (state, outcome)
         }
@@ -82,6 +97,15 @@ extension AgentController {
         let recorded = outcome.events
         let response = try await app.store.transaction { tx -> PlanResponse in
             var current = try await leasedRun(call, token: request.leaseToken, in: tx)
+            // A concurrent call of the same sequence (a retry sent while this one was with the
+            // model) may have saved first: its answer is the one the machine follows.
+            if let saved = current.planner, saved.lastSequence != request.sequence - 1 {
+                guard saved.lastSequence == request.sequence, let answer = saved.lastResponse else {
+                    throw ControlPlaneError.conflict(
+                        "run \(current.id): plan call \(request.sequence) overtaken; abandon the run")
+                }
+                return answer
+            }
             if current.run.status.isTerminal, current.run.status != .cancelled {
                 throw ControlPlaneError.conflict(
                     "run \(current.id) ended (\(current.run.status.rawValue)) meanwhile; abandon it")

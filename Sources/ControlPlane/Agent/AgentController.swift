@@ -358,7 +358,7 @@ struct AgentController {
         let time = Timestamp.truncated(app.now())
         let timing = app.agentTiming
         let claimKey = call.api.request.headers[HTTPField.Name("Idempotency-Key")!]
-        let (stored, work) = try await app.store.transaction { tx -> (StoredRun, RunAssignment) in
+        let (stored, claimed) = try await app.store.transaction { tx -> (StoredRun, RunAssignment?) in
             var stored = try await assignedRun(call, forUpdate: true, in: tx)
             let fresh = stored.leaseToken == nil
             if stored.leaseToken != nil {
@@ -374,19 +374,31 @@ struct AgentController {
             }
             stored.leaseExpiresAt = time.addingTimeInterval(Double(timing.lease))
             var work = try await assignment(for: stored, machine: call.machine, in: tx)
-            if work.steps.isEmpty,
-                let model = try await PromptRuns.configurationID(
-                    for: stored, workflowID: work.workflowID, app: app, in: tx)
-            {
-                work.planner = try await PromptRuns.assignment(
-                    configurationID: model, organizationID: stored.organizationID, app: app, in: tx)
-                // Each attempt starts its own conversation; a retried claim keeps it.
-                if work.planner != nil, fresh || stored.planner == nil {
-                    stored.planner = PlannerState(configurationID: model)
+            if fresh { stored.planner = nil }
+            if work.steps.isEmpty {
+                do {
+                    if let model = try await PromptRuns.configurationID(for: stored, app: app, in: tx) {
+                        work.planner = try await PromptRuns.assignment(
+                            configurationID: model, organizationID: stored.organizationID, app: app, in: tx)
+                        // Each attempt starts its own conversation; a retried claim keeps it.
+                        if stored.planner == nil { stored.planner = PlannerState(configurationID: model) }
+                    }
+                } catch let problem as ModelResolutionError {
+                    // The run names a model that cannot be used: it ends now, saying why,
+                    // instead of being offered and refused on every poll.
+                    try await Scheduler.end(
+                        &stored, status: .error, errors: [problem.description], output: nil, at: time, in: tx)
+                    return (stored, nil)
                 }
             }
             try await tx.save(stored)
             return (stored, work)
+        }
+        guard let work = claimed else {
+            app.hub.wake(call.machineID)
+            await WakePlanner(app: app).wake(afterEnding: stored)
+            throw ControlPlaneError.conflict(
+                "run \(stored.id) ended: \(stored.run.error?.first ?? "its model cannot be used")")
         }
         app.logger.info(
             "run claimed",

@@ -199,14 +199,30 @@ public final class MachineHub: Sendable {
     /// another replica, cancels it at once: a cancelled run stops spending tokens within a
     /// second even while the model thinks.
     public func planning<T: Sendable>(runID: String, _ body: @escaping @Sendable () async -> T) async -> T {
-        let task = Task { await body() }
+        // Registered before the task exists, so a cancel between the two is not lost; `body`
+        // looks at the run once more after it starts (a cancel committed earlier).
+        let handle = Mutex<(cancelled: Bool, task: Task<T, Never>?)>((false, nil))
         let key = UUID()
-        state.withLock { $0.planning[runID, default: [:]][key] = { task.cancel() } }
+        state.withLock {
+            $0.planning[runID, default: [:]][key] = {
+                handle.withLock { handle in
+                    handle.cancelled = true
+                    handle.task?.cancel()
+                }
+            }
+        }
         defer {
             state.withLock { state in
                 state.planning[runID]?[key] = nil
                 if state.planning[runID]?.isEmpty == true { state.planning[runID] = nil }
             }
+        }
+        let task = Task { await body() }
+        if handle.withLock({ handle -> Bool in
+            handle.task = task
+            return handle.cancelled
+        }) {
+            task.cancel()
         }
         return await withTaskCancellationHandler {
             await task.value

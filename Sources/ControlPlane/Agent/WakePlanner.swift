@@ -67,7 +67,8 @@ struct WakePlanner: Sendable {
             } else if let sessionID = stored.run.sessionID, let machineID = bound[sessionID] {
                 targets.insert(machineID)
             } else {
-                groups[Group(organizationID: stored.organizationID, poolIDs: stored.run.poolIDs.sorted()), default: 0] +=
+                groups[
+                    Group(organizationID: stored.organizationID, poolIDs: stored.run.poolIDs.sorted()), default: 0] +=
                     1
             }
         }

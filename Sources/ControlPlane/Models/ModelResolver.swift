@@ -81,7 +81,7 @@ public struct ModelResolver: Sendable {
             throw ModelResolutionError.unsupportedProvider(id: record.id, name: record.name, provider: record.provider)
         }
         var key = try await openKey(ownerKind: .modelConfiguration, ownerID: record.id, in: tx, name: record.name)
-        if key == nil {
+        if key == nil, Self.callsTheProvider(record.additionalParams, provider) {
             key = try await credentialKey(slot: provider, organizationID: record.organizationID, in: tx)
         }
         return ModelEndpoint(
@@ -89,6 +89,18 @@ public struct ModelResolver: Sendable {
             temperature: record.temperature, maxTokens: record.maxTokens,
             timeoutSeconds: record.timeoutSeconds ?? Self.defaultTimeoutSeconds,
             maxRetries: record.maxRetries ?? Self.defaultMaxRetries, additionalParams: record.additionalParams ?? [:])
+    }
+
+    /// Whether a configuration calls the provider's own API (no `base_url`, or the provider's).
+    /// Only those fall back to the organization's provider key: a configuration pointing at
+    /// another host must carry its own, or anyone allowed to create configurations could send
+    /// the organization's key to a host of their choosing.
+    static func callsTheProvider(_ params: JSONObject?, _ provider: ModelProvider) -> Bool {
+        guard var base = params?["base_url"]?.stringValue, !base.isEmpty else { return true }
+        while base.hasSuffix("/") { base.removeLast() }
+        if base.hasSuffix("/v1") { base.removeLast(3) }
+        let official = provider == .anthropic ? AnthropicAdapter.defaultBaseURL : OpenAIAdapter.defaultBaseURL
+        return base.lowercased() == official
     }
 
     /// The organization's key for a provider slot, if one is set.

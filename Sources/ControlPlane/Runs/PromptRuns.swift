@@ -14,23 +14,51 @@ enum PromptRuns {
         var sensitiveNames: Set<String>
         var outputSchemaText: String?
         var checkOutput: @Sendable (JSONObject) -> [String]
+        /// The run's secret values and their placeholders, longest first, for ``redact(_:)``.
+        var secrets: [(value: String, placeholder: String)]
+
+        /// `text` with every secret value of the run replaced by its `{$name}`. Values shorter
+        /// than 3 characters are left alone: they would blank out ordinary text.
+        func redact(_ text: String) -> String {
+            var text = text
+            for secret in secrets where text.contains(secret.value) {
+                text = text.replacingOccurrences(of: secret.value, with: secret.placeholder)
+            }
+            return text
+        }
     }
 
-    /// The model configuration that performs a run of `workflow` with no approved trajectory:
-    /// the run's `main_agent_model_id`, else the workflow's `model_metadata`, else the
-    /// organization's default configuration. Nil when there is none.
-    static func configurationID(
-        for stored: StoredRun, workflowID: String, app: ControlPlane, in tx: any StoreTransaction
-    ) async throws -> String? {
-        // The run's model_metadata was fixed at creation (workflow, then RunCreate's fields).
-        if let id = stored.run.mainAgentModelID ?? stored.run.modelMetadata?.mainAgentModelID { return id }
-        let workflow = try await tx.fetch(
-            Workflow.self, id: workflowID, organizationID: stored.organizationID, forUpdate: false)
-        if let id = workflow?.modelMetadata?.mainAgentModelID { return id }
+    /// The values of every secret the run may type (run, machine, pools), opened from the
+    /// vault on the server, only to take them out of what is sent to the model.
+    static func secretValues(of stored: StoredRun, machine: Machine, app: ControlPlane, in tx: any StoreTransaction)
+        async throws -> [(value: String, placeholder: String)]
+    {
+        let poolIDs = stored.run.poolIDs.isEmpty ? try await tx.poolIDs(ofMachine: machine.id) : stored.run.poolIDs
+        var owners: [(VaultSecret.OwnerKind, String)] = [(.run, stored.id), (.machine, machine.id)]
+        owners += poolIDs.map { (.pool, $0) }
+        var values: [(String, String)] = []
+        for (kind, owner) in owners {
+            for secret in try await tx.secrets(ownerKind: kind, ownerID: owner) {
+                let value = try app.vault.reveal(secret)
+                let text = value.stringValue ?? value.templateText
+                if text.count >= 3 { values.append((text, "{$" + secret.name + "}")) }
+            }
+        }
+        return values.sorted { $0.0.count > $1.0.count }
+    }
+
+    /// The model configuration that performs a run with no approved trajectory: the run's
+    /// `model_metadata.main_agent_model_id` (fixed at creation from the workflow's and the
+    /// run's own), else the organization's default configuration. Nil when there is none.
+    static func configurationID(for stored: StoredRun, app: ControlPlane, in tx: any StoreTransaction) async throws
+        -> String?
+    {
+        if let id = stored.run.modelMetadata?.mainAgentModelID ?? stored.run.mainAgentModelID { return id }
         return try await app.models.defaultConfigurationID(organizationID: stored.organizationID, in: tx)
     }
 
-    /// How the machine takes part, for the claim.
+    /// How the machine takes part, for the claim. A configuration deleted since the run was
+    /// created is an error naming it.
     static func assignment(
         configurationID: String, organizationID: String, app: ControlPlane, in tx: any StoreTransaction
     )
@@ -39,7 +67,7 @@ enum PromptRuns {
         guard
             let endpoint = try await app.models.endpoint(
                 configurationID: configurationID, organizationID: organizationID, in: tx)
-        else { return nil }
+        else { throw ModelResolutionError.deleted(id: configurationID, field: "main_agent_model_id") }
         return PlannerAssignment(screenshotLongSide: endpoint.screenshotLongSide, modelName: endpoint.name)
     }
 
@@ -70,7 +98,8 @@ enum PromptRuns {
         }
         return Setup(
             endpoint: endpoint, promptText: prompt, inputs: inputs, sensitiveNames: Set(names),
-            outputSchemaText: schemaText, checkOutput: check)
+            outputSchemaText: schemaText, checkOutput: check,
+            secrets: try await secretValues(of: stored, machine: machine, app: app, in: tx))
     }
 
     /// The prompt as the model sees it: text, and each prompt image of the organization

@@ -441,6 +441,9 @@ public final class RunFactory: Sendable {
             stored.run.startedAt = nil
             stored.run.endedAt = nil
             stored.run.runMessageHistory = []
+            // A new attempt has its own conversation and usage (a model's or a replay's).
+            stored.planner = nil
+            stored.run.usageMetadata = nil
             try await tx.save(stored)
             try await tx.setRunPools(stored.pinnedMachineID == nil ? stored.run.poolIDs : [], run: runID)
             return stored

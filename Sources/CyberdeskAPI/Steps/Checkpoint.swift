@@ -65,7 +65,9 @@ public struct Checkpoint: Sendable, Hashable {
         }
         let png = Array(data)
         guard png.count <= maxPNGBytes else { throw .badPNG("png is \(png.count) bytes, more than \(maxPNGBytes)") }
-        guard let size = decode.map({ $0(png) }) ?? header(png) else { throw .badPNG("png is not a decodable PNG image") }
+        guard let size = decode.map({ $0(png) }) ?? header(png) else {
+            throw .badPNG("png is not a decodable PNG image")
+        }
         guard size.width == width, size.height == height else {
             throw .badPNG("png is \(size.width)x\(size.height), the region \(width)x\(height)")
         }
@@ -74,7 +76,9 @@ public struct Checkpoint: Sendable, Hashable {
         return Checkpoint(x: x, y: y, width: width, height: height, png: png, threshold: threshold, timeout: timeout)
     }
 
-    private static func number(_ value: JSONValue?, _ name: String, default fallback: Double, in range: ClosedRange<Double>)
+    private static func number(
+        _ value: JSONValue?, _ name: String, default fallback: Double, in range: ClosedRange<Double>
+    )
         throws(CheckpointProblem) -> Double
     {
         guard let value, value != .null else { return fallback }

@@ -65,22 +65,28 @@ extension OnXvfb {
         @Test("a step that cannot do its task is reported and the rest of its answer skipped")
         func failedStepGoesBackToTheModel() async throws {
             try await ExecutorWorld.with { world in
+                try world.write("token", to: ".local/state/cyberdesk-agent/credential.json")
                 await world.environment.script([
+                    // A model may not read the agent's own files, nor run commands the workflow
+                    // does not allow.
                     PlanResponse(
                         steps: [
-                            step("execute_terminal_command", "echo nope >&2; exit 3"),
+                            step("read_file", "~/.local/state/cyberdesk-agent/credential.json", "token"),
                             step("write_file", "CyberdeskTransfers/never.txt", "x"),
                         ], end: nil),
+                    PlanResponse(steps: [step("execute_terminal_command", "id")], end: nil),
                     PlanResponse(steps: [], end: PlanEnd(status: .taskFailed, errors: ["the chart is locked"])),
                 ])
                 let outcome = await world.executor().execute(world.assignment([], planner: Self.planner))
                 #expect(outcome.status == .taskFailed)
                 #expect(outcome.errors == ["the chart is locked"])
-                let results = await world.environment.planRequests[1].results
+                #expect(outcome.outputData["token"] == nil)
+                let requests = await world.environment.planRequests
+                let results = requests[1].results
                 #expect(results.map(\.status) == ["task_failed", "skipped"])
-                #expect(results[0].error?.contains("status 3") == true)
-                #expect(results[0].result?["stderr"] == "nope")
+                #expect(results[0].error?.contains("outside the folders a run performed by a model may use") == true)
                 #expect(!world.exists("CyberdeskTransfers/never.txt"))
+                #expect(requests[2].results.first?.error?.contains("terminal_command_allowlist") == true)
             }
         }
 
