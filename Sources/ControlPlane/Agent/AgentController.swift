@@ -47,7 +47,10 @@ struct AgentController {
         api.addAgent(.post, "/v1/agent/runs/:id/attachments", streaming: true) { call in
             try await Self.upload(call)
         }
-        api.addAgent(.post, "/v1/agent/runs/:id/plan") { call in try await Self.plan(call) }
+        // A plan call carries the run's output_data (a read_file may put 10 MiB in it).
+        api.addAgent(.post, "/v1/agent/runs/:id/plan", maxBody: app.limits.maxBodyBytes) { call in
+            try await Self.plan(call)
+        }
         api.addAgent(.post, "/v1/agent/runs/:id/complete") { call in try await Self.complete(call) }
         api.addAgent(.get, "/v1/agent/attachments/:id/content") { call in try await Self.content(call) }
         api.addAgent(.post, "/v1/agent/commands/:id/result", maxBody: app.limits.maxFileBytes) { call in
