@@ -122,19 +122,14 @@ extension RunExecutor {
         session.logger.debug(
             "model turn",
             metadata: [
-                "turn": "\(sequence)", "capture.ms": "\(Self.milliseconds(started, captured))",
-                "upload.ms": "\(Self.milliseconds(captured, uploaded))",
-                "plan.ms": "\(Self.milliseconds(uploaded, clock.now))", "png.bytes": "\(shot.png.count)",
+                "turn": "\(sequence)", "capture.ms": "\(Self.milliseconds(started.duration(to: captured)))",
+                "upload.ms": "\(Self.milliseconds(captured.duration(to: uploaded)))",
+                "plan.ms": "\(Self.milliseconds(uploaded.duration(to: clock.now)))", "png.bytes": "\(shot.png.count)",
                 "steps": "\(answer.steps.count)",
             ])
         return answer
     }
 
-    static func milliseconds(_ from: ContinuousClock.Instant, _ to: ContinuousClock.Instant) -> String {
-        let duration = from.duration(to: to)
-        let value = Double(duration.components.seconds) * 1000 + Double(duration.components.attoseconds) / 1e15
-        return "\((value * 10).rounded() / 10)"
-    }
 
     /// Where a step acts, for its checkpoint: clicks, drags (their start), scrolls at a point,
     /// and a `type` right after a click (the clicked point).

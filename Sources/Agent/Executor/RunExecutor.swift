@@ -109,8 +109,32 @@ public struct RunExecutor: Sendable {
         if let planner = session.run.planner {
             return await executePlanned(&session, planner: planner, shouldStop: shouldStop)
         }
-        for (index, step) in steps.enumerated() {
-            if let end = stopBefore(index, step, shouldStop: shouldStop) { return end }
+        let checkpoints: [Checkpoint?]
+        do {
+            checkpoints = try Trajectory.checkpoints(session.run.steps, dimensions: session.run.dimensions)
+        } catch {
+            return RunEnd(status: .error, errors: ["invalid trajectory: \(error)"], failedStep: error.stepIndex)
+        }
+        for (index, recorded) in steps.enumerated() {
+            if let end = stopBefore(index, recorded, shouldStop: shouldStop) { return end }
+            var step = recorded
+            if let checkpoint = checkpoints[index] {
+                switch await waitForCheckpoint(&session, checkpoint, index: index, step: step) {
+                case .matched(let dx, let dy):
+                    step = step.shifted(dx: dx, dy: dy)
+                case .failed(let failure):
+                    let message =
+                        failure == .cancelled
+                        ? "cancelled before step \(index) (\(step.funcName))"
+                        : "checking the checkpoint of step \(index) (\(step.funcName)): \(failure.message)"
+                    return RunEnd(failure, message: message, step: index)
+                case .timedOut:
+                    // Nothing acts on a screen that failed its check.
+                    return RunEnd(
+                        status: .taskFailed, errors: ["checkpoint of step \(index) (\(step.funcName)) did not match"],
+                        failedStep: index)
+                }
+            }
             let outcome = await executeStep(&session, index: index, step: step, raw: session.run.steps[index])
             if let failure = outcome.failure { return RunEnd(failure, message: outcome.message, step: index) }
         }

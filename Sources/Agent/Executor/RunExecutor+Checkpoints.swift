@@ -1,0 +1,108 @@
+import CyberdeskAPI
+import Desktop
+
+/// Replay that looks before it acts (STEPS.md, Checkpoints): before a step with a checkpoint
+/// acts, the screen region must match the crop recorded with it, within its threshold and a
+/// shift of up to 32 trajectory pixels (which moves the action by the same offset). A step
+/// whose checkpoint never matches does not act: nothing is clicked, dragged or typed into a
+/// screen that changed.
+extension RunExecutor {
+    /// How long apart the screen is looked at while a checkpoint waits.
+    static let checkpointPollInterval: Duration = .milliseconds(250)
+
+    enum CheckpointOutcome {
+        /// The region matched; the step acts shifted by this offset (trajectory pixels).
+        case matched(dx: Int, dy: Int)
+        /// No match within the checkpoint's timeout.
+        case timedOut
+        /// The screen could not be read, or the run was cancelled.
+        case failed(StepFailure)
+    }
+
+    /// Waits until the step's checkpoint matches or its timeout passes, polling at most every
+    /// 250 ms, and records the outcome in the history.
+    func waitForCheckpoint(
+        _ session: inout RunSession, _ checkpoint: Checkpoint, index: Int, step: Step
+    ) async -> CheckpointOutcome {
+        let started = ContinuousClock.now
+        let matcher: CheckpointMatcher
+        do {
+            matcher = try CheckpointMatcher(png: checkpoint.png)
+        } catch {
+            return .failed(.error("checkpoint of step \(index) (\(step.funcName)): \(error)"))
+        }
+        let region = Rect(x: checkpoint.x, y: checkpoint.y, width: checkpoint.width, height: checkpoint.height)
+        let recorded = session.run.dimensions.map { Size(width: $0.width, height: $0.height) }
+        let deadline = started + .milliseconds(Int64(checkpoint.timeout * 1000))
+        var polls = 0
+        var last: CheckpointMatch?
+        while true {
+            polls += 1
+            do {
+                let match = try await desktop.checkCheckpoint(
+                    matcher, region: region, recorded: recorded, threshold: checkpoint.threshold)
+                last = match
+                if match.matched {
+                    record(&session, index: index, step: step, match: match, polls: polls, since: started)
+                    return .matched(dx: match.dx, dy: match.dy)
+                }
+            } catch {
+                return .failed(StepFailure.from(error))
+            }
+            let now = ContinuousClock.now
+            guard now < deadline else { break }
+            do {
+                try await Task.sleep(until: min(now + Self.checkpointPollInterval, deadline))
+            } catch {
+                return .failed(.cancelled)
+            }
+        }
+        record(&session, index: index, step: step, match: last, polls: polls, since: started)
+        return .timedOut
+    }
+
+    private func record(
+        _ session: inout RunSession, index: Int, step: Step, match: CheckpointMatch?, polls: Int,
+        since started: ContinuousClock.Instant
+    ) {
+        var event: JSONObject = [
+            "type": "checkpoint", "step_index": .int(Int64(index)), "func_name": .string(step.funcName),
+            "matched": .bool(match?.matched ?? false),
+            "waited_ms": .double(Self.milliseconds(started.duration(to: .now))), "polls": .int(Int64(polls)),
+            "at": .string(RunSession.timestamp()),
+        ]
+        if let match {
+            event["offset"] = [.int(Int64(match.dx)), .int(Int64(match.dy))]
+            event["difference"] = .double((match.difference * 10_000).rounded() / 10_000)
+        }
+        session.history.append(event)
+        session.logger.debug(
+            "checkpoint", metadata: ["step.index": "\(index)", "matched": "\(match?.matched ?? false)"])
+    }
+
+    static func milliseconds(_ duration: Duration) -> Double {
+        let value = Double(duration.components.seconds) * 1000 + Double(duration.components.attoseconds) / 1e15
+        return (value * 10).rounded() / 10
+    }
+}
+
+extension Step {
+    /// The step with its points moved by (dx, dy) trajectory pixels: where a checkpoint found
+    /// its target after a small shift.
+    func shifted(dx: Int, dy: Int) -> Step {
+        guard dx != 0 || dy != 0 else { return self }
+        let x = Double(dx)
+        let y = Double(dy)
+        switch self {
+        case .click(let px, let py, let button, let clicks): return .click(x: px + x, y: py + y, button: button, clicks: clicks)
+        case .mouseDown(let button, let px?, let py?): return .mouseDown(button: button, x: px + x, y: py + y)
+        case .mouseUp(let button, let px?, let py?): return .mouseUp(button: button, x: px + x, y: py + y)
+        case .mouseMove(let px, let py): return .mouseMove(x: px + x, y: py + y)
+        case .drag(let sx, let sy, let tx, let ty, let duration, let button):
+            return .drag(startX: sx + x, startY: sy + y, toX: tx + x, toY: ty + y, duration: duration, button: button)
+        case .scroll(let direction, let amount, let px?, let py?):
+            return .scroll(direction: direction, amount: amount, x: px + x, y: py + y)
+        default: return self
+        }
+    }
+}
