@@ -134,4 +134,45 @@ static inline int cpng_decode_rgb(const unsigned char *data, size_t length,
     return 0;
 }
 
+/// Decodes a PNG into 8-bit RGB like `cpng_decode_rgb`, but reads the header first and refuses
+/// images of more than `max_pixels` pixels before allocating anything (a checkpoint's PNG comes
+/// from a trajectory, that is from outside). Returns 0 on success, -1 when libpng cannot read
+/// the data (its message copied into `error`), -2 when the image is too large (`*width` and
+/// `*height` are set). Caller frees `*rgb` with free().
+static inline int cpng_decode_rgb_limited(const unsigned char *data, size_t length, size_t max_pixels,
+                                          unsigned char **rgb, int *width, int *height,
+                                          char *error, size_t error_size) {
+    png_image image;
+    memset(&image, 0, sizeof image);
+    image.version = PNG_IMAGE_VERSION;
+    if (error_size) error[0] = 0;
+    if (!png_image_begin_read_from_memory(&image, data, length)) {
+        snprintf(error, error_size, "%s", image.message);
+        png_image_free(&image);
+        return -1;
+    }
+    *width = (int)image.width;
+    *height = (int)image.height;
+    if ((size_t)image.width * (size_t)image.height > max_pixels) {
+        png_image_free(&image);
+        return -2;
+    }
+    image.format = PNG_FORMAT_RGB;
+    size_t size = PNG_IMAGE_SIZE(image);
+    unsigned char *buffer = (unsigned char *)malloc(size ? size : 1);
+    if (!buffer) {
+        png_image_free(&image);
+        snprintf(error, error_size, "out of memory");
+        return -1;
+    }
+    if (!png_image_finish_read(&image, NULL, buffer, 0, NULL)) {
+        snprintf(error, error_size, "%s", image.message);
+        png_image_free(&image);
+        free(buffer);
+        return -1;
+    }
+    *rgb = buffer;
+    return 0;
+}
+
 #endif

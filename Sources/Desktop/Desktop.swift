@@ -4,6 +4,10 @@ public protocol Desktop: Actor {
     /// Size of the captured screen in pixels; equals the size of a native screenshot.
     func dimensions() async throws -> Size
     func screenshot(_ options: ScreenshotOptions) async throws -> Screenshot
+    /// The pixels of `region` (root-window pixels, wholly on the screen) as packed RGB, without
+    /// PNG encoding: what checkpoint checks compare (`checkCheckpoint`), polled several times
+    /// a second, where encoding would cost far more than the comparison.
+    func capturePixels(region: Rect) async throws -> RGBImage
     func pointerPosition() async throws -> Point
     func move(to point: Point) async throws
     /// Presses and releases `button` `clicks` times (1–3), after moving to `point` when given.

@@ -68,14 +68,17 @@ struct ScreenCapture {
         self.usesSharedMemory = true
     }
 
-    /// Grabs the region into the shared segment and calls `body` with the image.
+    /// Grabs the region (or a region of the same size at `origin`) into the shared segment and
+    /// calls `body` with the image.
     mutating func capture<T>(
-        display: OpaquePointer, root: Window,
+        display: OpaquePointer, root: Window, at origin: Point? = nil,
         _ body: (UnsafeMutablePointer<XImage>) throws -> T
     ) throws -> T {
         guard let image else { throw DesktopError.displayClosed }
         _ = X11Errors.take(display)
-        let ok = XShmGetImage(display, root, image, Int32(region.x), Int32(region.y), cx11_all_planes())
+        let x = origin?.x ?? region.x
+        let y = origin?.y ?? region.y
+        let ok = XShmGetImage(display, root, image, Int32(x), Int32(y), cx11_all_planes())
         let error = X11Errors.take(display)
         guard ok != 0, error == nil else {
             throw DesktopError.x11(

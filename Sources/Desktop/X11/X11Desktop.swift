@@ -26,6 +26,9 @@ public actor X11Desktop: Desktop {
     var screenSize: Size
 
     var capture: ScreenCapture?
+    /// A second segment for `capturePixels`, sized for checkpoint regions (reused while the
+    /// size stays), so checkpoint polls do not resize the screenshot segment back and forth.
+    var regionCapture: ScreenCapture?
     var rgbBuffer: [UInt8] = []
     var pngSettings: PNGSettings
 
@@ -135,6 +138,8 @@ public actor X11Desktop: Desktop {
         scratch.restoreAll(display: display, waitForGrace: true)
         capture?.destroy(display: display)
         capture = nil
+        regionCapture?.destroy(display: display)
+        regionCapture = nil
         XDestroyWindow(display, window)
         XSync(display, 0)
         _ = X11Errors.take(display)
