@@ -65,6 +65,18 @@ public final class TestWindow {
         XSync(display, 0)
     }
 
+    /// Moves the window (its top-left corner) on the screen.
+    public func move(toX x: Int, y: Int) {
+        XMoveWindow(display, window, Int32(x), Int32(y))
+        XSync(display, 0)
+    }
+
+    /// Hides the window, or shows it again on top.
+    public func setMapped(_ mapped: Bool) {
+        if mapped { XMapRaised(display, window) } else { XUnmapWindow(display, window) }
+        XSync(display, 0)
+    }
+
     /// Reads pending events into `events`; returns the first matching one within `timeout`.
     @discardableResult
     public func wait(timeout: Double, for match: (XEvent) -> Bool = { _ in false }) -> XEvent? {

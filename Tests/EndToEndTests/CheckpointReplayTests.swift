@@ -1,0 +1,168 @@
+import ControlPlane
+import CyberdeskAPI
+import Foundation
+import SystemTestSupport
+import TestSupport
+import Testing
+
+/// Replay that looks before it acts (STEPS.md, Checkpoints), end to end: a model run records a
+/// trajectory with checkpoints (the scripted model finds the button by its colour), then the
+/// screen changes and the approved trajectory is replayed by the real agent.
+@Suite(.serialized, .enabled(if: XvfbServer.isAvailable, "Xvfb is not installed: run scripts/install-deps"))
+struct CheckpointReplayTests {
+    static let gold: UInt = 0xFFD700
+    static let frame = (x: 300, y: 200, width: 240, height: 120)
+    static let script: JSONValue = [
+        "actions": [["click": ["color": "#ffd700"]], ["type": ["quoted": 0]], ["end": "typed"]]
+    ]
+
+    /// A button: gold with a dark label, so its crop is not a flat colour that matches anywhere.
+    static func button(on system: System, at x: Int, _ y: Int, colour: UInt = gold) throws -> TestWindow {
+        let window = try TestWindow(
+            display: system.display, x: x, y: y, width: frame.width, height: frame.height, background: colour)
+        paintBands(window)
+        return window
+    }
+
+    /// The button's label (X keeps no backing store: a moved or re-mapped window shows
+    /// only its background until it paints again, as real applications do on Expose).
+    static func paintBands(_ window: TestWindow) {
+        // A label inside the gold (the gold stays one region, so the model clicks the centre).
+        window.paint([
+            (x: 90, y: 50, width: 60, height: 20, rgb: 0x202020), (x: 100, y: 56, width: 12, height: 8, rgb: 0xF0F0F0),
+        ])
+    }
+
+    /// Records the trajectory through a model run and approves it; returns the workflow id.
+    static func recordTrajectory(_ system: System, model: ScriptedModel, button: TestWindow) async throws -> String {
+        let configuration = try await system.call(
+            .POST, "/v1/model-configurations",
+            json: [
+                "name": "scripted", "provider": "anthropic", "model": "scripted-cua-1",
+                "api_key": .string(model.apiKey),
+                "additional_params": ["base_url": .string(model.url)],
+            ], expect: 201)
+        let workflow = try await system.call(
+            .POST, "/v1/workflows",
+            json: ["main_prompt": "Click the gold button and type «{patient}»", "name": "button"], expect: 201)
+        let workflowID = try #require(workflow["id"]?.stringValue)
+        let run = try await system.call(
+            .POST, "/v1/runs",
+            json: [
+                "workflow_id": .string(workflowID), "input_values": ["patient": "ada"],
+                "main_agent_model_id": .string(try #require(configuration["id"]?.stringValue)),
+            ], expect: 201)
+        let runID = try #require(run["id"]?.stringValue)
+        let ended = try await system.waitForRun(runID)
+        #expect(
+            ended["status"]?.stringValue == "success", "\(ended["error"] ?? .null)\n\(system.agentLog.suffix(2000))")
+        let trajectory = try await system.get("/v1/runs/\(runID)/trajectory")
+        let id = try #require(trajectory["id"]?.stringValue)
+        _ = try await system.call(.PATCH, "/v1/trajectories/\(id)", json: ["is_approved": true], expect: 200)
+        _ = button.collect(atLeast: 6, timeout: 5)
+        button.reset()
+        return workflowID
+    }
+
+    static func replay(_ system: System, workflowID: String, patient: String) async throws -> JSONObject {
+        let run = try await system.call(
+            .POST, "/v1/runs",
+            json: ["workflow_id": .string(workflowID), "input_values": ["patient": .string(patient)]],
+            expect: 201)
+        return try await system.waitForRun(try #require(run["id"]?.stringValue), timeout: .seconds(60))
+    }
+
+    static func checkpointEvents(_ run: JSONObject) -> [JSONObject] {
+        (run["run_message_history"]?.arrayValue ?? []).compactMap(\.objectValue).filter { $0["type"] == "checkpoint" }
+    }
+
+    static func typed(_ events: [TestWindow.Event]) -> String {
+        String(
+            events.filter { $0.kind == .keyPress }.compactMap { UnicodeScalar(UInt32($0.keysym)).map(Character.init) })
+    }
+
+    @Test func aTargetMovedWithin32PixelsIsStillHitAndAnUnchangedOneNeedsNoModel() async throws {
+        let model = try await ScriptedModel(script: Self.script)
+        defer { Task { await model.stop() } }
+        try await System.with { system in
+            let button = try Self.button(on: system, at: Self.frame.x, Self.frame.y)
+            let machineID = try await system.join()
+            try await system.startAgent(machineID: machineID)
+            let workflowID = try await Self.recordTrajectory(system, model: model, button: button)
+            let calls = model.requests.count
+
+            // Unchanged: both checks match at once, no model call.
+            let same = try await Self.replay(system, workflowID: workflowID, patient: "bob")
+            #expect(same["status"]?.stringValue == "success", "\(same["error"] ?? .null)")
+            let checks = Self.checkpointEvents(same)
+            #expect(checks.count == 2)
+            #expect(checks.allSatisfy { $0["matched"] == true && $0["offset"] == [0, 0] }, "\(checks)")
+            #expect(Self.typed(button.collect(atLeast: 6)) == "bob")
+            button.reset()
+
+            // Moved by (+12, -8): found there, and the click moves with it.
+            button.move(toX: Self.frame.x + 12, y: Self.frame.y - 8)
+            Self.paintBands(button)
+            let moved = try await Self.replay(system, workflowID: workflowID, patient: "cy")
+            #expect(moved["status"]?.stringValue == "success", "\(moved["error"] ?? .null)")
+            #expect(Self.checkpointEvents(moved).first?["offset"] == [12, -8], "\(Self.checkpointEvents(moved))")
+            let events = button.collect(atLeast: 6)
+            let press = try #require(events.first { $0.kind == .buttonPress })
+            #expect(abs(press.x - (Self.frame.x + Self.frame.width / 2 + 12)) <= 1, "\(press)")
+            #expect(abs(press.y - (Self.frame.y + Self.frame.height / 2 - 8)) <= 1, "\(press)")
+            #expect(Self.typed(events) == "cy")
+            #expect(model.requests.count == calls, "replays called the model")
+        }
+    }
+
+    @Test func aChangedScreenStopsTheReplayAndTheDecoyGetsNothing() async throws {
+        let model = try await ScriptedModel(script: Self.script)
+        defer { Task { await model.stop() } }
+        try await System.with { system in
+            let button = try Self.button(on: system, at: Self.frame.x, Self.frame.y)
+            let machineID = try await system.join()
+            try await system.startAgent(machineID: machineID)
+            let workflowID = try await Self.recordTrajectory(system, model: model, button: button)
+
+            // The button moved far away; a window of another colour sits where it was.
+            button.move(toX: 900, y: 600)
+            Self.paintBands(button)
+            let decoy = try Self.button(on: system, at: Self.frame.x, Self.frame.y, colour: 0x3366CC)
+            let failed = try await Self.replay(system, workflowID: workflowID, patient: "mallory")
+            #expect(failed["status"]?.stringValue == "task_failed")
+            #expect(failed["error"]?.arrayValue?.first?.stringValue == "checkpoint of step 0 (click) did not match")
+            let checks = Self.checkpointEvents(failed)
+            #expect(checks.count == 1 && checks[0]["matched"] == false)
+            let history = (failed["run_message_history"]?.arrayValue ?? []).compactMap(\.objectValue)
+            #expect(history.contains { $0["type"] == "final_screenshot" && $0["image_id"] != nil })
+            #expect(!history.contains { $0["type"] == "step" }, "a step acted on a changed screen")
+            // Nothing reached the decoy: no click, no key.
+            #expect(decoy.settle(quiet: 0.5).filter { $0.kind == .buttonPress || $0.kind == .keyPress }.isEmpty)
+        }
+    }
+
+    @Test func aLateWindowIsWaitedForAndHit() async throws {
+        let model = try await ScriptedModel(script: Self.script)
+        defer { Task { await model.stop() } }
+        try await System.with { system in
+            let button = try Self.button(on: system, at: Self.frame.x, Self.frame.y)
+            let machineID = try await system.join()
+            try await system.startAgent(machineID: machineID)
+            let workflowID = try await Self.recordTrajectory(system, model: model, button: button)
+
+            button.setMapped(false)
+            let run = try await system.call(
+                .POST, "/v1/runs", json: ["workflow_id": .string(workflowID), "input_values": ["patient": "dee"]],
+                expect: 201)
+            try await Task.sleep(for: .seconds(3))
+            button.setMapped(true)
+            Self.paintBands(button)
+            let ended = try await system.waitForRun(try #require(run["id"]?.stringValue))
+            #expect(ended["status"]?.stringValue == "success", "\(ended["error"] ?? .null)")
+            let first = try #require(Self.checkpointEvents(ended).first)
+            #expect(first["matched"] == true)
+            #expect((first["waited_ms"]?.doubleValue ?? 0) > 1000, "\(first)")
+            #expect(Self.typed(button.collect(atLeast: 6)) == "dee")
+        }
+    }
+}
