@@ -258,3 +258,46 @@ def test_update_rejects_an_invalid_step(client) -> None:
 def test_trajectory_for_unknown_workflow_is_refused(client) -> None:
     response = client.trajectories.create_sync(trajectory_create(str(uuid.uuid4()), GOOD))
     expect_status(response, 404, 400, what="trajectory for an unknown workflow")
+
+
+# A 1x1 PNG (one gold pixel), for checkpoint crops.
+PNG_1X1 = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAADElEQVR4nGP4f50BAASvAdfA0BA+AAAAAElFTkSuQmCC"
+
+
+def checkpoint_step(**checkpoint) -> dict:
+    return {"func_name": "click", "args": [10, 10], "checkpoint": {"region": [10, 10, 1, 1], "png": PNG_1X1, **checkpoint}}
+
+
+@pytest.mark.parametrize(
+    "checkpoint, message",
+    [
+        ({"region": [1900, 1070, 40, 20]}, "not inside the trajectory's dimensions 1920x1080"),
+        ({"region": [10, 10, 2000, 1]}, "region 2000x1"),
+        ({"region": [10, 10]}, "region must be [x, y, width, height]"),
+        ({"png": "not base64 !"}, "png must be the crop as base64"),
+        ({"png": PNG_1X1[:40]}, "not a decodable PNG"),
+        ({"region": [10, 10, 2, 1]}, "png is 1x1, the region 2x1"),
+        ({"threshold": 3}, "threshold must be a number from 0.0 to 1.0"),
+        ({"timeout": -1}, "timeout must be a number"),
+    ],
+)
+def test_bad_checkpoints_are_refused_naming_the_step(client, checkpoint, message) -> None:
+    workflow = new_workflow(client)
+    steps = [{"func_name": "wait", "args": [0.1]}, checkpoint_step(**checkpoint)]
+    response = client.trajectories.create_sync(trajectory_create(workflow.id, steps))
+    expect_status(response, 400, what="trajectories.create with a bad checkpoint")
+    detail = error_detail(response.error)
+    assert "step 1 (click): checkpoint" in detail and message in detail, detail
+
+
+def test_a_good_checkpoint_is_kept_as_written(client) -> None:
+    workflow = new_workflow(client)
+    step = checkpoint_step(threshold=0.1, timeout=3)
+    created = ok(client.trajectories.create_sync(trajectory_create(workflow.id, [step])), "trajectories.create")
+    assert steps_of(created)[0]["checkpoint"] == step["checkpoint"]
+    # Moving the dimensions so the region falls outside is refused too.
+    response = client.trajectories.update_sync(
+        str(created.id), TrajectoryUpdate.from_dict({"dimensions": {"width": 8, "height": 8}})
+    )
+    expect_status(response, 400, what="trajectories.update shrinking the dimensions")
+    assert "not inside the trajectory's dimensions 8x8" in error_detail(response.error)
