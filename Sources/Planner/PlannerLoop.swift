@@ -104,7 +104,8 @@ public enum PlannerLoop {
         var events: [JSONObject] = []
         let screenshot = StoredPart.image(request.imageID)
         if state.messages.isEmpty {
-            state.messages.append(StoredMessage(role: .user, parts: [.prompt, screenshot]))
+            let note = state.handoverNote.map { [StoredPart.text($0)] } ?? []
+            state.messages.append(StoredMessage(role: .user, parts: [.prompt] + note + [screenshot]))
             state.dimensions = request.screen
         } else if !state.pending.isEmpty {
             state.messages.append(toolResults(&state, request: request, screenshot: screenshot, context: context))

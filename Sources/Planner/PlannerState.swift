@@ -37,6 +37,10 @@ public struct PlannerState: Codable, Sendable, Hashable {
     public var lastResponse: PlanResponse?
     /// The last `plan` call whose history events were recorded.
     public var eventsSequence = 0
+    /// Steps a replay executed before it handed the task to the model (`total_cached_steps`).
+    public var cachedSteps = 0
+    /// What the model is told of a replay that handed over (steps done, the step that failed).
+    public var handoverNote: String?
 
     public init(configurationID: String) {
         self.configurationID = configurationID

@@ -141,6 +141,50 @@ struct CheckpointReplayTests {
         }
     }
 
+    /// The run names a model: when the checkpoint fails, the model gets the rest of the task,
+    /// finds the button where it went, and the task is done exactly once.
+    @Test func aTargetMovedFarIsFoundByTheModel() async throws {
+        let model = try await ScriptedModel(script: Self.script)
+        defer { Task { await model.stop() } }
+        try await System.with { system in
+            let button = try Self.button(on: system, at: Self.frame.x, Self.frame.y)
+            let machineID = try await system.join()
+            try await system.startAgent(machineID: machineID)
+            let workflowID = try await Self.recordTrajectory(system, model: model, button: button)
+            let configurations = try JSONDecoder().decode(
+                JSONValue.self, from: Data(try await system.api.request(.GET, "/v1/model-configurations").body))
+            let configurationID = try #require(configurations.arrayValue?.first?.objectValue?["id"]?.stringValue)
+            let calls = model.requests.count
+
+            button.move(toX: 800, y: 500)
+            Self.paintBands(button)
+            let decoy = try Self.button(on: system, at: Self.frame.x, Self.frame.y, colour: 0x3366CC)
+            let run = try await system.call(
+                .POST, "/v1/runs",
+                json: [
+                    "workflow_id": .string(workflowID), "input_values": ["patient": "eve"],
+                    "main_agent_model_id": .string(configurationID),
+                ], expect: 201)
+            let runID = try #require(run["id"]?.stringValue)
+            let ended = try await system.waitForRun(runID, timeout: .seconds(90))
+            #expect(
+                ended["status"]?.stringValue == "success", "\(ended["error"] ?? .null)\n\(system.agentLog.suffix(2000))"
+            )
+            #expect(model.requests.count > calls, "the model took over")
+            let events = button.collect(atLeast: 6)
+            #expect(Self.typed(events) == "eve", "typed exactly once: \(events)")
+            #expect(events.filter { $0.kind == .buttonPress }.count == 1)
+            #expect(decoy.settle(quiet: 0.5).filter { $0.kind == .buttonPress || $0.kind == .keyPress }.isEmpty)
+            let usage = try #require(ended["usage_metadata"]?.objectValue)
+            #expect(usage["total_cached_steps"]?.intValue == 0)
+            #expect(usage["total_agentic_steps"]?.intValue == 2)
+            // What the model did is a new trajectory of the run, not approved.
+            let recorded = try await system.get("/v1/runs/\(runID)/trajectory")
+            #expect(recorded["is_approved"]?.boolValue == false)
+            #expect(recorded["trajectory_data"]?.arrayValue?.count == 2)
+        }
+    }
+
     @Test func aLateWindowIsWaitedForAndHit() async throws {
         let model = try await ScriptedModel(script: Self.script)
         defer { Task { await model.stop() } }

@@ -15,11 +15,16 @@ extension RunExecutor {
     /// The crop recorded with a step that acts at a point (STEPS.md, Checkpoints).
     static let checkpointSize = (width: 128, height: 64)
 
-    func executePlanned(_ session: inout RunSession, planner: PlannerAssignment, shouldStop: () -> Bool) async
-        -> RunEnd
-    {
+    /// - Parameters:
+    ///   - startIndex: the first step index (after a replay's steps, on a handover).
+    ///   - handover: sent with the first call when a replay hands the rest of the task over.
+    func executePlanned(
+        _ session: inout RunSession, planner: PlannerAssignment, startIndex: Int = 0, handover: PlanHandover? = nil,
+        shouldStop: () -> Bool
+    ) async -> RunEnd {
+        session.modelDriven = true
         var results: [PlannedStepResult] = []
-        var index = 0
+        var index = startIndex
         var sequence = 0
         // A `type` right after a click gets a checkpoint at the clicked point.
         var lastClick: Point?
@@ -37,7 +42,8 @@ extension RunExecutor {
             let events = session.history.takePending()
             do {
                 answer = try await askForSteps(
-                    &session, planner: planner, sequence: sequence, results: results, events: events)
+                    &session, planner: planner, sequence: sequence, results: results, events: events,
+                    handover: sequence == 1 ? handover : nil)
             } catch {
                 session.history.restore(events)
                 let failure = StepFailure.from(error)
@@ -101,7 +107,7 @@ extension RunExecutor {
     /// Shows the model the screen and the previous steps' results; returns its next steps.
     private func askForSteps(
         _ session: inout RunSession, planner: PlannerAssignment, sequence: Int, results: [PlannedStepResult],
-        events: [JSONObject]
+        events: [JSONObject], handover: PlanHandover?
     ) async throws -> PlanResponse {
         let clock = ContinuousClock()
         let started = clock.now
@@ -113,11 +119,12 @@ extension RunExecutor {
         let imageID = try await environment.uploadImage(shot.png)
         let uploaded = clock.now
         let pointer = try? await desktop.pointerPosition()
-        let answer = try await environment.plan(
-            PlanRequest(
-                leaseToken: "", sequence: sequence, imageID: imageID, screen: native, imageSize: size,
-                pointer: pointer.map { PointerPosition(x: $0.x, y: $0.y) }, results: results,
-                outputData: session.outputData, events: events))
+        var request = PlanRequest(
+            leaseToken: "", sequence: sequence, imageID: imageID, screen: native, imageSize: size,
+            pointer: pointer.map { PointerPosition(x: $0.x, y: $0.y) }, results: results,
+            outputData: session.outputData, events: events)
+        request.handover = handover
+        let answer = try await environment.plan(request)
         // What a model turn costs the machine (scripts/bench-planner reads these).
         session.logger.debug(
             "model turn",

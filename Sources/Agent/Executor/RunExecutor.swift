@@ -129,7 +129,15 @@ public struct RunExecutor: Sendable {
                         : "checking the checkpoint of step \(index) (\(step.funcName)): \(failure.message)"
                     return RunEnd(failure, message: message, step: index)
                 case .timedOut:
-                    // Nothing acts on a screen that failed its check.
+                    // Nothing acts on a screen that failed its check: the model takes over when
+                    // the run has one, from this step on.
+                    if let fallback = session.run.fallback {
+                        session.logger.info(
+                            "checkpoint did not match; the model takes over", metadata: ["step.index": "\(index)"])
+                        return await executePlanned(
+                            &session, planner: fallback, startIndex: index,
+                            handover: PlanHandover(stepIndex: index, funcName: step.funcName), shouldStop: shouldStop)
+                    }
                     return RunEnd(
                         status: .taskFailed, errors: ["checkpoint of step \(index) (\(step.funcName)) did not match"],
                         failedStep: index)

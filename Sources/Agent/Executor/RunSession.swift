@@ -32,6 +32,9 @@ struct RunSession {
     var exported: Set<String> = []
     /// The scale last reported in the history, so a change (RandR) is reported again.
     var reportedScaler: CoordinateScaler?
+    /// Whether a model chooses the steps (from the start, or since a replay handed over):
+    /// its file steps are confined and its commands need the workflow's allowlist.
+    var modelDriven = false
 
     /// The largest file `read_file` puts into a value (10 MiB).
     static let readLimit = 10 << 20
@@ -260,7 +263,7 @@ struct RunSession {
     /// A file path of a step, resolved: confined to the transfer folders when a model performs
     /// the run (``TransferPaths/confined(_:)``).
     func usablePath(_ path: String) throws(FileProblem) -> String {
-        run.planner == nil ? try paths.resolve(path) : try paths.confined(path)
+        modelDriven ? try paths.confined(path) : try paths.resolve(path)
     }
 
     // MARK: - Templates
@@ -388,7 +391,7 @@ struct RunSession {
         }
         // A model may run only the commands the workflow allows by name: a command could read
         // the agent's credential or a typed secret back into the model's context.
-        if run.planner != nil, run.terminalCommandAllowlist == nil {
+        if modelDriven, run.terminalCommandAllowlist == nil {
             throw StepFailure.taskFailed(
                 "commands are refused when a model performs the run and the workflow has no "
                     + "terminal_command_allowlist; set one to allow the commands this task needs")

@@ -29,6 +29,10 @@ extension AgentController {
             guard stored.run.status == .running else {
                 throw ControlPlaneError.conflict("run \(stored.id) is \(stored.run.status.rawValue); abandon it")
             }
+            if stored.planner == nil, let handover = request.handover {
+                stored.planner = try await PromptRuns.handOver(stored, at: handover, screen: request.screen, app: app, in: tx)
+                try await tx.save(stored)
+            }
             guard let state = stored.planner else {
                 throw ControlPlaneError.conflict("run \(stored.id) replays a trajectory; no model performs it")
             }
@@ -111,7 +115,7 @@ extension AgentController {
                     "run \(current.id) ended (\(current.run.status.rawValue)) meanwhile; abandon it")
             }
             current.planner = saved
-            current.run.usageMetadata = saved.usageMetadata()
+            current.run.usageMetadata = saved.usageMetadata(cachedSteps: saved.cachedSteps)
             appendHistory(recorded, to: &current)
             try await PromptRuns.saveTrajectory(saved, of: &current, at: time, in: tx)
             try await tx.save(current)

@@ -378,7 +378,13 @@ struct AgentController {
             stored.leaseExpiresAt = time.addingTimeInterval(Double(timing.lease))
             var work = try await assignment(for: stored, machine: call.machine, in: tx)
             if fresh { stored.planner = nil }
-            if work.steps.isEmpty {
+            if !work.steps.isEmpty {
+                // A replay whose run has a usable model hands over to it when a checkpoint fails.
+                if let model = try? await PromptRuns.configurationID(for: stored, app: app, in: tx) {
+                    work.fallback = try? await PromptRuns.assignment(
+                        configurationID: model, organizationID: stored.organizationID, app: app, in: tx)
+                }
+            } else {
                 do {
                     if let model = try await PromptRuns.configurationID(for: stored, app: app, in: tx) {
                         work.planner = try await PromptRuns.assignment(

@@ -71,6 +71,39 @@ enum PromptRuns {
         return PlannerAssignment(screenshotLongSide: endpoint.screenshotLongSide, modelName: endpoint.name)
     }
 
+    /// The planner state of a replay handing over to its model at `handover`: the model is told
+    /// which recorded steps were done; the new trajectory starts with them (when the screen has
+    /// the trajectory's size, so their coordinates and the model's agree) and continues with
+    /// what the model does.
+    static func handOver(
+        _ stored: StoredRun, at handover: PlanHandover, screen: DisplaySize, app: ControlPlane, in tx: any StoreTransaction
+    ) async throws -> PlannerState {
+        guard let model = try await configurationID(for: stored, app: app, in: tx) else {
+            throw ControlPlaneError.conflict("run \(stored.id) has no model to hand over to")
+        }
+        guard
+            let workflow = try await tx.fetch(
+                Workflow.self, id: stored.run.workflowID, organizationID: stored.organizationID, forUpdate: false),
+            let trajectory = try await InputCheck.mainTrajectory(of: workflow, in: tx)
+        else { throw ControlPlaneError.conflict("run \(stored.id): the replayed trajectory is gone") }
+        let done = Array(trajectory.trajectoryData.prefix(max(0, handover.stepIndex)))
+        var state = PlannerState(configurationID: model)
+        state.cachedSteps = done.count
+        state.nextStepIndex = handover.stepIndex
+        state.dimensions = screen
+        let names = done.compactMap { $0.objectValue?["func_name"]?.stringValue }
+        state.handoverNote =
+            "This task was being replayed from a recording. "
+            + (names.isEmpty
+                ? "No recorded step was done yet. "
+                : "The first \(names.count) recorded step(s) were done: \(names.joined(separator: ", ")). ")
+            + "The next one (\(handover.funcName)) was not done: the screen no longer looks as recorded. "
+            + "Continue the task from the screen as it is now, without repeating what was done."
+        let recordedSize = TrajectoriesController.size(trajectory.dimensions)
+        if recordedSize == screen { state.trajectory = done }
+        return state
+    }
+
     static func setup(
         for stored: StoredRun, state: PlannerState, machine: Machine, app: ControlPlane, in tx: any StoreTransaction
     ) async throws -> Setup {

@@ -240,14 +240,18 @@ public struct RunAssignment: Codable, Sendable, Hashable {
     /// Present when a model performs the run (no approved trajectory): the agent asks the
     /// server for its steps (`POST /v1/agent/runs/{id}/plan`) instead of reading `steps`.
     public var planner: PlannerAssignment?
+    /// Present on a replay whose run has a model: when a checkpoint does not match, the rest of
+    /// the task goes to that model (`plan` with `handover`).
+    public var fallback: PlannerAssignment?
 
     public init(
         runID: String, attempt: Int, workflowID: String, workflowName: String?, mainPrompt: String,
         includesFileExports: Bool, terminalCommandAllowlist: [String]?, steps: [JSONValue], trajectoryID: String?,
         dimensions: DisplaySize?, inputValues: JSONObject, sensitiveNames: [String], fileInputs: [FileInputDescriptor],
-        sessionID: String?, planner: PlannerAssignment? = nil
+        sessionID: String?, planner: PlannerAssignment? = nil, fallback: PlannerAssignment? = nil
     ) {
         self.planner = planner
+        self.fallback = fallback
         self.runID = runID
         self.attempt = attempt
         self.workflowID = workflowID
@@ -265,7 +269,7 @@ public struct RunAssignment: Codable, Sendable, Hashable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case attempt, steps, dimensions, planner
+        case attempt, steps, dimensions, planner, fallback
         case runID = "run_id"
         case workflowID = "workflow_id"
         case workflowName = "workflow_name"

@@ -86,6 +86,8 @@ public struct PlanRequest: Codable, Sendable {
     public var outputData: JSONObject
     /// History events recorded before the model's next turn, so the history stays in order.
     public var events: [JSONObject]
+    /// On the first call of a replay handed to the model: the step whose checkpoint failed.
+    public var handover: PlanHandover?
 
     public init(
         leaseToken: String, sequence: Int, imageID: String, screen: DisplaySize, imageSize: DisplaySize,
@@ -104,7 +106,7 @@ public struct PlanRequest: Codable, Sendable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case sequence, screen, pointer, results, events
+        case sequence, screen, pointer, results, events, handover
         case leaseToken = "lease_token"
         case imageID = "image_id"
         case imageSize = "image_size"
@@ -144,5 +146,22 @@ public struct PointerPosition: Codable, Sendable, Hashable {
     public init(x: Int, y: Int) {
         self.x = x
         self.y = y
+    }
+}
+
+/// A replay handed to the model: the steps before `stepIndex` were replayed; the checkpoint of
+/// step `stepIndex` (`funcName`) did not match, so it did not act.
+public struct PlanHandover: Codable, Sendable, Hashable {
+    public var stepIndex: Int
+    public var funcName: String
+
+    public init(stepIndex: Int, funcName: String) {
+        self.stepIndex = stepIndex
+        self.funcName = funcName
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case stepIndex = "step_index"
+        case funcName = "func_name"
     }
 }
