@@ -185,6 +185,54 @@ struct CheckpointReplayTests {
         }
     }
 
+    /// Recorded at 1280x800, replayed on a 1920x1200 screen showing the same scene 1.5 times
+    /// larger: the checkpoint is matched with the same scaling as the coordinates.
+    @Test func replayOnAScreenOfAnotherSize() async throws {
+        let model = try await ScriptedModel(script: Self.script)
+        defer { Task { await model.stop() } }
+        var recorded: JSONObject = [:]
+        try await System.with { system in
+            let button = try Self.button(on: system, at: Self.frame.x, Self.frame.y)
+            let machineID = try await system.join()
+            try await system.startAgent(machineID: machineID)
+            let workflowID = try await Self.recordTrajectory(system, model: model, button: button)
+            recorded = try await system.get("/v1/workflows/\(workflowID)/latest-trajectory")
+        }
+        let steps = try #require(recorded["trajectory_data"]?.arrayValue)
+        #expect(recorded["dimensions"] == ["width": 1280, "height": 800])
+        try await System.with(width: 1920, height: 1200) { system in
+            let scale = 1.5
+            func scaled(_ value: Int) -> Int { Int((Double(value) * scale).rounded()) }
+            let button = try TestWindow(
+                display: system.display, x: scaled(Self.frame.x), y: scaled(Self.frame.y),
+                width: scaled(Self.frame.width), height: scaled(Self.frame.height), background: Self.gold)
+            button.paint([
+                (x: scaled(90), y: scaled(50), width: scaled(60), height: scaled(20), rgb: 0x202020),
+                (x: scaled(100), y: scaled(56), width: scaled(12), height: scaled(8), rgb: 0xF0F0F0),
+            ])
+            let machineID = try await system.join()
+            try await system.startAgent(machineID: machineID)
+            let workflow = try await system.call(
+                .POST, "/v1/workflows", json: ["main_prompt": "Click the gold button and type «{patient}»"], expect: 201
+            )
+            let workflowID = try #require(workflow["id"]?.stringValue)
+            _ = try await system.call(
+                .POST, "/v1/trajectories",
+                json: [
+                    "workflow_id": .string(workflowID), "trajectory_data": .array(steps),
+                    "dimensions": ["width": 1280, "height": 800], "is_approved": true,
+                ], expect: 201)
+            let ended = try await Self.replay(system, workflowID: workflowID, patient: "fay")
+            #expect(ended["status"]?.stringValue == "success", "\(ended["error"] ?? .null)")
+            let checks = Self.checkpointEvents(ended)
+            #expect(checks.count == 2 && checks.allSatisfy { $0["matched"] == true }, "\(checks)")
+            let events = button.collect(atLeast: 6)
+            let press = try #require(events.first { $0.kind == .buttonPress })
+            #expect(abs(press.x - scaled(Self.frame.x + Self.frame.width / 2)) <= 2, "\(press)")
+            #expect(Self.typed(events) == "fay")
+        }
+    }
+
     @Test func aLateWindowIsWaitedForAndHit() async throws {
         let model = try await ScriptedModel(script: Self.script)
         defer { Task { await model.stop() } }
