@@ -83,8 +83,8 @@ public enum CheckpointError: Error, CustomStringConvertible, Equatable {
 /// ## Which offset wins
 /// Offsets `(dx, dy)` with `|dx|, |dy| ≤ maximumShift` where the whole crop lies on the
 /// compared image. (0, 0) wins without a search when it differs by at most
-/// `inPlaceTolerance` (0.01): an unchanged screen is the common case, must cost almost nothing
-/// and must not move the action. When (0, 0) matches only loosely (difference between 0.01
+/// `inPlaceTolerance` (0.002): an unchanged screen is the common case, must cost almost nothing
+/// and must not move the action. When (0, 0) matches only loosely (difference between 0.002
 /// and the threshold), a shifted offset replaces it only if its difference is at most half of
 /// (0, 0)'s: with sparse content (a few words on a dark terminal, a gradient) a crop moved by
 /// 20 px still "matches" in place at 0.05, and clicking there would miss the target.
@@ -128,11 +128,13 @@ public struct CheckpointMatcher: Sendable {
     /// 2048x2048: far beyond a ~128x64 checkpoint crop; bounds the work of one check.
     public static let maximumCropSide = 2048
     public static let defaultMaximumShift = 32
-    /// A difference at (0, 0) up to this (≈ 2.5/255: a caret, antialiasing, a ticking clock)
-    /// is "unchanged": accepted without searching. Between it and the threshold (0, 0) still
-    /// matches but the search runs, because in sparse content (a dark terminal, a gradient) a
-    /// crop moved by 20 px can differ by only 0.025 in place.
-    public static let inPlaceTolerance = 0.01
+    /// A difference at (0, 0) up to this (a blinking caret in a 128x64 crop is ~0.0016) is
+    /// "unchanged": accepted without searching. Between it and the threshold (0, 0) still
+    /// matches but the search runs, because in sparse content a moved crop differs little in
+    /// place: on the benchmark scene, moved by (20, 10), a dark terminal with a few words
+    /// differs by 0.025, the end of lines on white by 0.0098. The search is cheap there: its
+    /// limit is half of (0, 0)'s difference, so most offsets fail their first block row.
+    public static let inPlaceTolerance = 0.002
 
     struct Level: Sendable {
         let block: Int
