@@ -94,10 +94,10 @@ public enum CheckpointError: Error, CustomStringConvertible, Equatable {
 ///
 /// ## How it stays fast (≤ 10 ms on 1920x1080 with the full ±32 window)
 /// A brute-force search compares 65 × 65 = 4,225 offsets × w·h·3 bytes (~100 M byte
-/// differences for a 128x64 crop): ~50 ms. Instead the search is an exact branch and bound
-/// over a small pyramid:
+/// differences for a 128x64 crop), several times the budget. Instead the search is an exact
+/// branch and bound over a small pyramid:
 /// 1. Fast path: compare at (0, 0) first, stopping as soon as the running sum exceeds the
-///    threshold. An unchanged screen costs one pass over the crop (~25 µs).
+///    threshold. An unchanged screen costs one pass over the crop.
 /// 2. Lower bounds: sums of 4x4 (then 2x2) blocks of the crop and of the screen. For any
 ///    partition into blocks, `Σ_blocks |ΣA − ΣB| ≤ Σ|A − B|` (triangle inequality), so the
 ///    block-sum difference at an offset is a lower bound of the full difference there, and
@@ -112,6 +112,11 @@ public enum CheckpointError: Error, CustomStringConvertible, Equatable {
 ///    when the next bound exceeds it. The result is exactly what brute force would return.
 /// Inner loops run over unsafe buffers on rows of `UInt8` / `UInt16`, which the compiler
 /// vectorises (see `ImageScaler` for why array subscripts are too slow here).
+///
+/// Measured on the benchmark scene (1920x1080 Xvfb, 2 cores, release, a 128x64 crop of
+/// terminal text; `desktop-bench --only checkpoint`): the match alone takes 4 µs unchanged and
+/// ~1.2 ms for a full search, moved or not matching; a whole `checkCheckpoint` poll 0.1 ms
+/// and ~1.3 ms.
 public struct CheckpointMatcher: Sendable {
     /// The crop's size in pixels.
     public let width: Int
