@@ -51,6 +51,17 @@ extension OnXvfb {
             #expect(found, "last check: \(String(describing: last))")
             #expect(last?.matched == true && last?.difference == 0)
 
+            // A region of another size than the crop, or a threshold out of 0…1: clear errors.
+            let wrong = Rect(x: 300, y: 300, width: 64, height: 64)
+            await #expect(
+                throws: CheckpointError.cropDoesNotMatchRegion(crop: Size(width: 128, height: 64), region: wrong)
+            ) {
+                try await desktop.checkCheckpoint(matcher, region: wrong, recorded: nil, threshold: 0.05)
+            }
+            await #expect(throws: CheckpointError.invalidThreshold(5)) {
+                try await desktop.checkCheckpoint(matcher, region: region, recorded: nil, threshold: 5)
+            }
+
             // Moved beyond the search window: no match.
             move(window, toX: 250, y: 200)
             let gone = try await eventually {
