@@ -220,6 +220,9 @@ class Bench:
     def in_process(self):
         self.move_pointer(1700, 1040)
         self.results["in_process_screenshot"] = self.desktop_bench("--only", "screenshot", "--runs", "30", "--png-runs", "10")
+        # One checkpoint poll (checkCheckpoint) on the listing xterm's text; results.json only.
+        self.results["in_process_checkpoint"] = self.desktop_bench(
+            "--only", "checkpoint", "--checkpoint-at", "300,300", "--checkpoint-runs", "200")
         text_file = self.work / "ascii.txt"
         output = self.work / "inprocess-type.txt"
         term = self.typing_xterm("inprocess-type", output)

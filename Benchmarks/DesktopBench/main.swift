@@ -2,7 +2,15 @@
 //
 //   desktop-bench [--runs N] [--png-runs N] [--type-runs N] [--clicks N] [--click-rounds N]
 //                 [--only screenshot,type,click] [--text-file FILE] [--type-output FILE]
-//                 [--click-region X,Y,W,H]
+//                 [--click-region X,Y,W,H] [--checkpoint-runs N] [--checkpoint-at X,Y]
+//
+// `--only checkpoint` (not in the default set) measures one `checkCheckpoint` poll of a
+// 128x64 crop centred at `--checkpoint-at` (default: the screen's centre; point it at text):
+// unchanged, shifted by (20, 10), no match (a crop of other content, the full ±32 search),
+// every channel of the crop 16/255 closer to grey (just above the threshold), and on a screen scaled
+// from a 1280x720 recording. The no-match cases need a dense point (text) to be meaningful:
+// sparse content 150 px lower may match within 0.05, and the benchmark then stops with a
+// check failure.
 //
 // Prints one JSON object on stdout. `scripts/bench-desktop` runs it on a private Xvfb scene
 // and writes the results into BENCHMARKS.md. Typing goes to whatever has the focus: point
@@ -24,6 +32,8 @@ struct Arguments {
     var textFile: String?
     var typeOutput: String?
     var clickRegion: Rect?
+    var checkpointRuns = 200
+    var checkpointAt: Point?
 
     init(_ argv: [String]) throws {
         var rest = argv[...]
@@ -54,6 +64,11 @@ struct Arguments {
                     throw BenchError.usage("--click-region is X,Y,W,H")
                 }
                 clickRegion = Rect(x: parts[0], y: parts[1], width: parts[2], height: parts[3])
+            case "--checkpoint-runs": checkpointRuns = try number(flag)
+            case "--checkpoint-at":
+                let parts = try value(flag).split(separator: ",").compactMap { Int($0) }
+                guard parts.count == 2 else { throw BenchError.usage("--checkpoint-at is X,Y") }
+                checkpointAt = Point(x: parts[0], y: parts[1])
             default: throw BenchError.usage("unknown argument '\(flag)'")
             }
         }
@@ -315,6 +330,120 @@ func benchClick(_ desktop: X11Desktop, _ args: Arguments) async throws -> ClickR
         pointerAtLastPoint: position == points[0], buttonsHeldAfter: await desktop.pressedInputs().buttons)
 }
 
+// MARK: - Checkpoints
+
+struct TailTiming: Encodable {
+    var runs: Int
+    var medianMs: Double
+    var p95Ms: Double
+    var minMs: Double
+    var maxMs: Double
+
+    init(_ samples: [Double]) {
+        runs = samples.count
+        medianMs = median(samples)
+        p95Ms = percentile(samples, 95)
+        minMs = samples.min() ?? 0
+        maxMs = samples.max() ?? 0
+    }
+}
+
+struct CheckpointCase: Encodable {
+    var matched: Bool
+    var dx: Int
+    var dy: Int
+    var difference: Double
+    /// One whole `checkCheckpoint` call: capture of the window, resampling if any, match.
+    var check: TailTiming
+    /// `CheckpointMatcher.match` alone on an already captured window (nil when scaled).
+    var matchOnly: TailTiming?
+}
+
+struct CheckpointResult: Encodable {
+    var screen: Size
+    var region: Rect
+    var unchanged: CheckpointCase
+    /// The region asked 20 px left and 10 px up of where the crop is: the same search as
+    /// content that moved by (20, 10), found at that offset.
+    var shifted: CheckpointCase
+    /// A crop of other content (the same size, 150 px lower) checked at the region.
+    var noMatch: CheckpointCase
+    /// Every channel of the crop 16/255 closer to grey, checked at its own place: just above the
+    /// threshold everywhere, so the bounds prune late; the slowest realistic no-match.
+    var noMatchBrightened: CheckpointCase
+    /// Recorded on 1280x720 (the crop cut from a scaled screenshot), checked on this screen.
+    var scaledUnchanged: CheckpointCase
+}
+
+func benchCheckpoint(_ desktop: X11Desktop, _ args: Arguments) async throws -> CheckpointResult {
+    let size = try await desktop.dimensions()
+    let centre = args.checkpointAt ?? Point(x: size.width / 2, y: size.height / 2)
+    let region = Rect(x: centre.x - 64, y: centre.y - 32, width: 128, height: 64)
+    let other = Rect(
+        x: region.x, y: region.y + 150 <= size.height - 64 ? region.y + 150 : region.y - 150, width: 128, height: 64)
+    guard region.x >= 32, region.y >= 32, region.x + 160 <= size.width, region.y + 96 <= size.height, other.y >= 0
+    else { throw BenchError.usage("--checkpoint-at must leave room for the crop and its ±32 px window") }
+    func matcher(_ crop: Rect) async throws -> CheckpointMatcher {
+        try CheckpointMatcher(png: try await desktop.screenshot(ScreenshotOptions(region: crop)).png)
+    }
+    let here = try await matcher(region)
+    let elsewhere = try await matcher(other)
+
+    func run(_ matcher: CheckpointMatcher, at region: Rect, recorded: Size?, expect: (Bool, Int, Int)) async throws
+        -> CheckpointCase
+    {
+        let result = try await desktop.checkCheckpoint(matcher, region: region, recorded: recorded, threshold: 0.05)
+        guard (result.matched, result.dx, result.dy) == expect else {
+            throw BenchError.check("checkpoint at \(region): expected \(expect), got \(result)")
+        }
+        let check = try await measure(runs: args.checkpointRuns) {
+            _ = try await desktop.checkCheckpoint(matcher, region: region, recorded: recorded, threshold: 0.05)
+        }
+        // The same comparison on a window captured once (same-size screens only: the
+        // resampling is internal to the Desktop module).
+        var matchOnly: TailTiming?
+        let plan = try CheckpointCapturePlan(region: region, recorded: recorded, screen: size)
+        if !plan.isScaled {
+            let window = try await desktop.capturePixels(region: plan.capture)
+            let clock = ContinuousClock()
+            var samples: [Double] = []
+            for _ in 0..<args.checkpointRuns {
+                samples.append(
+                    milliseconds(
+                        clock.measure { _ = matcher.match(window, origin: plan.regionOrigin, threshold: 0.05) }))
+            }
+            matchOnly = TailTiming(samples)
+        }
+        return CheckpointCase(
+            matched: result.matched, dx: result.dx, dy: result.dy, difference: result.difference,
+            check: TailTiming(check), matchOnly: matchOnly)
+    }
+
+    let unchanged = try await run(here, at: region, recorded: nil, expect: (true, 0, 0))
+    let shiftedRegion = Rect(x: region.x - 20, y: region.y - 10, width: 128, height: 64)
+    let shifted = try await run(here, at: shiftedRegion, recorded: nil, expect: (true, 20, 10))
+    let noMatch = try await run(elsewhere, at: region, recorded: nil, expect: (false, 0, 0))
+
+    let brightened = try CheckpointMatcher(
+        rgb: here.pixels.map { $0 < 128 ? $0 + 16 : $0 - 16 }, width: here.width, height: here.height)
+    let noMatchBrightened = try await run(brightened, at: region, recorded: nil, expect: (false, 0, 0))
+
+    let recorded = Size(width: 1280, height: 720)
+    let small = try RGBImage(png: try await desktop.screenshot(ScreenshotOptions(width: 1280, height: 720)).png)
+    let scaledRegion = Rect(
+        x: region.x * 1280 / size.width, y: region.y * 720 / size.height, width: 128, height: 64)
+    var crop: [UInt8] = []
+    for y in scaledRegion.y..<scaledRegion.y + 64 {
+        let start = (y * small.width + scaledRegion.x) * 3
+        crop += small.pixels[start..<start + 128 * 3]
+    }
+    let scaledMatcher = try CheckpointMatcher(rgb: crop, width: 128, height: 64)
+    let scaled = try await run(scaledMatcher, at: scaledRegion, recorded: recorded, expect: (true, 0, 0))
+    return CheckpointResult(
+        screen: size, region: region, unchanged: unchanged, shifted: shifted, noMatch: noMatch,
+        noMatchBrightened: noMatchBrightened, scaledUnchanged: scaled)
+}
+
 // MARK: - Main
 
 struct Report: Encodable {
@@ -324,6 +453,7 @@ struct Report: Encodable {
     var screenshot: ScreenshotResult?
     var type: TypeResult?
     var click: ClickResult?
+    var checkpoint: CheckpointResult?
 }
 
 do {
@@ -344,6 +474,7 @@ do {
         }
         if args.sections.contains("type") { report.type = try await benchType(desktop, args) }
         if args.sections.contains("click") { report.click = try await benchClick(desktop, args) }
+        if args.sections.contains("checkpoint") { report.checkpoint = try await benchCheckpoint(desktop, args) }
     } catch {
         await desktop.close()
         throw error

@@ -27,11 +27,13 @@ extension OnXvfb {
             XSync(window.display, 0)
         }
 
-        @Test("a crop taken with screenshot(region:) is found 10 px to the right after the window moves")
-        func windowMoved() async throws {
+        @Test(
+            "a crop taken with screenshot(region:) is found 10 px to the right after the window moves",
+            arguments: [true, false])
+        func windowMoved(sharedMemory: Bool) async throws {
             let server = try XvfbServer(width: 1280, height: 800)
             let window = try patternWindow(server, x: 200, y: 200, width: 400, height: 300, block: 10)
-            let desktop = try await X11Desktop(.init(displayName: server.display))
+            let desktop = try await X11Desktop(.init(displayName: server.display, useSharedMemory: sharedMemory))
             let region = Rect(x: 300, y: 300, width: 128, height: 64)
             let shot = try await desktop.screenshot(ScreenshotOptions(region: region))
             #expect(shot.source == region)
@@ -48,6 +50,17 @@ extension OnXvfb {
             }
             #expect(found, "last check: \(String(describing: last))")
             #expect(last?.matched == true && last?.difference == 0)
+
+            // A region of another size than the crop, or a threshold out of 0…1: clear errors.
+            let wrong = Rect(x: 300, y: 300, width: 64, height: 64)
+            await #expect(
+                throws: CheckpointError.cropDoesNotMatchRegion(crop: Size(width: 128, height: 64), region: wrong)
+            ) {
+                try await desktop.checkCheckpoint(matcher, region: wrong, recorded: nil, threshold: 0.05)
+            }
+            await #expect(throws: CheckpointError.invalidThreshold(5)) {
+                try await desktop.checkCheckpoint(matcher, region: region, recorded: nil, threshold: 5)
+            }
 
             // Moved beyond the search window: no match.
             move(window, toX: 250, y: 200)
@@ -91,17 +104,25 @@ extension OnXvfb {
             await desktop.close()
         }
 
-        @Test("capturePixels returns exactly the region's pixels; a region off the screen is an error")
-        func capturePixels() async throws {
+        @Test(
+            "capturePixels returns exactly the region's pixels; a region off the screen is an error",
+            arguments: [true, false])
+        func capturePixels(sharedMemory: Bool) async throws {
             let server = try XvfbServer(width: 1280, height: 800)
             let window = try TestWindow(display: server.display, x: 0, y: 0, width: 1280, height: 800)
             window.paint([(0, 0, 1280, 800, 0x102030), (500, 400, 3, 2, 0xFF8800)])
-            let desktop = try await X11Desktop(.init(displayName: server.display))
+            let desktop = try await X11Desktop(.init(displayName: server.display, useSharedMemory: sharedMemory))
             let image = try await desktop.capturePixels(region: Rect(x: 499, y: 399, width: 5, height: 4))
             #expect(image.width == 5 && image.height == 4)
             #expect(image.pixel(x: 0, y: 0) == (0x10, 0x20, 0x30))
             #expect(image.pixel(x: 1, y: 1) == (0xFF, 0x88, 0x00) && image.pixel(x: 3, y: 2) == (0xFF, 0x88, 0x00))
             #expect(image.pixel(x: 4, y: 3) == (0x10, 0x20, 0x30))
+            // Another region of the same size reuses the segment and reads the new place.
+            let moved = try await desktop.capturePixels(region: Rect(x: 500, y: 400, width: 5, height: 4))
+            #expect(moved.pixel(x: 0, y: 0) == (0xFF, 0x88, 0x00) && moved.pixel(x: 3, y: 0) == (0x10, 0x20, 0x30))
+            // A whole screenshot in between does not disturb either capture.
+            _ = try await desktop.screenshot(ScreenshotOptions())
+            #expect(try await desktop.capturePixels(region: Rect(x: 499, y: 399, width: 5, height: 4)) == image)
             await #expect(throws: DesktopError.self) {
                 try await desktop.capturePixels(region: Rect(x: 1200, y: 0, width: 100, height: 10))
             }
