@@ -75,6 +75,65 @@ def percentile(values, p):
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
+REPLAY_SCRIPT = {
+    "actions": [step for _ in range(10) for step in ({"click": {"color": COLOUR}}, {"type": {"text": "x"}})]
+    + [{"end": "done"}]
+}
+
+
+def replay_benchmark(base, key, model_url, runs):
+    """Wall time of a 20-step replay with a checkpoint on every step, against the same steps
+    without them (scripts/bench-planner --replay)."""
+
+    def run_to_end(workflow_id):
+        run = api(base, key, "POST", "/v1/runs", {"workflow_id": workflow_id})
+
+        def finished():
+            current = api(base, key, "GET", f"/v1/runs/{run['id']}")
+            return current if current["status"] in ("success", "task_failed", "error", "cancelled") else None
+
+        done = wait_for(finished, 120, "the run")
+        if done["status"] != "success":
+            checks = [e for e in done["run_message_history"] if e.get("type") == "checkpoint"]
+            sys.exit(f"bench-planner: run ended {done['status']}: {done['error']}; checks: {checks}")
+        return done
+
+    def seconds(run):
+        from datetime import datetime
+        start = datetime.fromisoformat(run["started_at"].replace("Z", "+00:00"))
+        end = datetime.fromisoformat(run["ended_at"].replace("Z", "+00:00"))
+        return (end - start).total_seconds()
+
+    config = api(base, key, "POST", "/v1/model-configurations", {
+        "name": "scripted", "provider": "anthropic", "model": "scripted-cua-1",
+        "additional_params": {"base_url": model_url}})
+    recorded_wf = api(base, key, "POST", "/v1/workflows", {"main_prompt": "Click the note and type x, ten times"})
+    first = api(base, key, "POST", "/v1/runs", {"workflow_id": recorded_wf["id"], "main_agent_model_id": config["id"]})
+    wait_for(lambda: api(base, key, "GET", f"/v1/runs/{first['id']}")["status"] == "success", 120, "the model run")
+    trajectory = api(base, key, "GET", f"/v1/runs/{first['id']}/trajectory")
+    steps = trajectory["trajectory_data"]
+    checked = sum(1 for step in steps if "checkpoint" in step)
+    api(base, key, "PATCH", f"/v1/trajectories/{trajectory['id']}", {"is_approved": True})
+    plain_wf = api(base, key, "POST", "/v1/workflows", {"main_prompt": "the same, without checkpoints"})
+    api(base, key, "POST", "/v1/trajectories", {
+        "workflow_id": plain_wf["id"], "dimensions": trajectory["dimensions"], "is_approved": True,
+        "trajectory_data": [{k: v for k, v in step.items() if k != "checkpoint"} for step in steps]})
+    with_times, without_times, waits = [], [], []
+    for _ in range(runs):
+        run = run_to_end(recorded_wf["id"])
+        with_times.append(seconds(run))
+        waits += [e["waited_ms"] for e in run["run_message_history"] if e.get("type") == "checkpoint"]
+        without_times.append(seconds(run_to_end(plain_wf["id"])))
+    ratio = statistics.median(with_times) / statistics.median(without_times)
+    print(f"replay of {len(steps)} steps ({checked} with checkpoints), {runs} runs each, 1920x1080")
+    print(f"  with checkpoints:    p50 {statistics.median(with_times) * 1000:.0f} ms "
+          f"(min {min(with_times) * 1000:.0f}, max {max(with_times) * 1000:.0f})")
+    print(f"  without checkpoints: p50 {statistics.median(without_times) * 1000:.0f} ms "
+          f"(min {min(without_times) * 1000:.0f}, max {max(without_times) * 1000:.0f})")
+    print(f"  ratio {ratio:.2f} (target <= 1.3); one check in the agent, as recorded in the history: "
+          f"p50 {statistics.median(waits):.1f} ms, p95 {percentile(waits, 95):.1f} ms, max {max(waits):.1f} ms")
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--bin", required=True)
@@ -82,6 +141,9 @@ def main():
     # The default has a character missing from the keymap (typed on a borrowed keycode, with
     # the driver's 150 ms keymap grace); --secret s3cret-ascii shows the steps without it.
     parser.add_argument("--secret", default="s3cret-✓")
+    # Replay mode (issue 13): a 20-step trajectory recorded by a model run (a checkpoint on
+    # every step), replayed with and without its checkpoints.
+    parser.add_argument("--replay", action="store_true")
     args = parser.parse_args()
     binaries = Path(args.bin)
     work = Path(tempfile.mkdtemp(prefix="bench-planner-"))
@@ -111,7 +173,7 @@ def main():
         key = wait_for(lambda: (data / "admin-api-key").exists() and (data / "admin-api-key").read_text().strip(), 10,
                        "admin key")
 
-        (work / "script.json").write_text(json.dumps(SCRIPT))
+        (work / "script.json").write_text(json.dumps(REPLAY_SCRIPT if args.replay else SCRIPT))
         model_port = work / "model-port"
         processes.append(subprocess.Popen(
             [str(binaries / "scripted-model"), "--script", str(work / "script.json"), "--port", "0", "--port-file",
@@ -131,6 +193,9 @@ def main():
             [str(binaries / "cyberdesk-agent"), "run", "--log-level", "debug"], env=agent_env,
             stdout=subprocess.DEVNULL, stderr=open(agent_log, "w")))
 
+        if args.replay:
+            replay_benchmark(base, key, model_url, args.runs)
+            return
         config = api(base, key, "POST", "/v1/model-configurations", {
             "name": "scripted", "provider": "anthropic", "model": "scripted-cua-1",
             "additional_params": {"base_url": model_url}})
