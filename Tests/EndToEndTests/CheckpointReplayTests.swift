@@ -64,6 +64,22 @@ struct CheckpointReplayTests {
         return workflowID
     }
 
+    /// A system with the button on screen, an agent, and the button's trajectory recorded by a
+    /// model run and approved.
+    static func withRecordedButton(
+        _ body: (System, ScriptedModel, TestWindow, String) async throws -> Void
+    ) async throws {
+        let model = try await ScriptedModel(script: script)
+        defer { Task { await model.stop() } }
+        try await System.with { system in
+            let button = try Self.button(on: system, at: frame.x, frame.y)
+            let machineID = try await system.join()
+            try await system.startAgent(machineID: machineID)
+            let workflowID = try await recordTrajectory(system, model: model, button: button)
+            try await body(system, model, button, workflowID)
+        }
+    }
+
     static func replay(_ system: System, workflowID: String, patient: String) async throws -> JSONObject {
         let run = try await system.call(
             .POST, "/v1/runs",
@@ -82,13 +98,7 @@ struct CheckpointReplayTests {
     }
 
     @Test func aTargetMovedWithin32PixelsIsStillHitAndAnUnchangedOneNeedsNoModel() async throws {
-        let model = try await ScriptedModel(script: Self.script)
-        defer { Task { await model.stop() } }
-        try await System.with { system in
-            let button = try Self.button(on: system, at: Self.frame.x, Self.frame.y)
-            let machineID = try await system.join()
-            try await system.startAgent(machineID: machineID)
-            let workflowID = try await Self.recordTrajectory(system, model: model, button: button)
+        try await Self.withRecordedButton { system, model, button, workflowID in
             let calls = model.requests.count
 
             // Unchanged: both checks match at once, no model call.
@@ -116,13 +126,7 @@ struct CheckpointReplayTests {
     }
 
     @Test func aChangedScreenStopsTheReplayAndTheDecoyGetsNothing() async throws {
-        let model = try await ScriptedModel(script: Self.script)
-        defer { Task { await model.stop() } }
-        try await System.with { system in
-            let button = try Self.button(on: system, at: Self.frame.x, Self.frame.y)
-            let machineID = try await system.join()
-            try await system.startAgent(machineID: machineID)
-            let workflowID = try await Self.recordTrajectory(system, model: model, button: button)
+        try await Self.withRecordedButton { system, model, button, workflowID in
 
             // The button moved far away; a window of another colour sits where it was.
             button.move(toX: 900, y: 600)
@@ -144,13 +148,7 @@ struct CheckpointReplayTests {
     /// The run names a model: when the checkpoint fails, the model gets the rest of the task,
     /// finds the button where it went, and the task is done exactly once.
     @Test func aTargetMovedFarIsFoundByTheModel() async throws {
-        let model = try await ScriptedModel(script: Self.script)
-        defer { Task { await model.stop() } }
-        try await System.with { system in
-            let button = try Self.button(on: system, at: Self.frame.x, Self.frame.y)
-            let machineID = try await system.join()
-            try await system.startAgent(machineID: machineID)
-            let workflowID = try await Self.recordTrajectory(system, model: model, button: button)
+        try await Self.withRecordedButton { system, model, button, workflowID in
             let configurations = try JSONDecoder().decode(
                 JSONValue.self, from: Data(try await system.api.request(.GET, "/v1/model-configurations").body))
             let configurationID = try #require(configurations.arrayValue?.first?.objectValue?["id"]?.stringValue)
@@ -234,13 +232,7 @@ struct CheckpointReplayTests {
     }
 
     @Test func aLateWindowIsWaitedForAndHit() async throws {
-        let model = try await ScriptedModel(script: Self.script)
-        defer { Task { await model.stop() } }
-        try await System.with { system in
-            let button = try Self.button(on: system, at: Self.frame.x, Self.frame.y)
-            let machineID = try await system.join()
-            try await system.startAgent(machineID: machineID)
-            let workflowID = try await Self.recordTrajectory(system, model: model, button: button)
+        try await Self.withRecordedButton { system, model, button, workflowID in
 
             button.setMapped(false)
             let run = try await system.call(
