@@ -85,6 +85,8 @@ def replay_benchmark(base, key, model_url, runs):
     """Wall time of a 20-step replay with a checkpoint on every step, against the same steps
     without them (scripts/bench-planner --replay)."""
 
+    steps_seen = []
+
     def run_to_end(workflow_id):
         run = api(base, key, "POST", "/v1/runs", {"workflow_id": workflow_id})
 
@@ -95,6 +97,16 @@ def replay_benchmark(base, key, model_url, runs):
         done = wait_for(finished, 120, "the run")
         if done["status"] != "success":
             checks = [e for e in done["run_message_history"] if e.get("type") == "checkpoint"]
+            if os.environ.get("BENCH_DEBUG"):
+                import base64
+                final = [e for e in done["run_message_history"] if e.get("type") == "final_screenshot"]
+                if final:
+                    link = api(base, key, "GET", f"/v1/runs/{done['id']}/image/signed-url?image_url={final[0]['image_id']}")
+                    Path("/tmp/bench-final.png").write_bytes(urllib.request.urlopen(link["signed_url"]).read())
+                for index, step in enumerate(steps_seen):
+                    if "checkpoint" in step:
+                        Path(f"/tmp/bench-cp{index}.png").write_bytes(base64.b64decode(step["checkpoint"]["png"]))
+                        print(index, step["func_name"], step["checkpoint"]["region"])
             sys.exit(f"bench-planner: run ended {done['status']}: {done['error']}; checks: {checks}")
         return done
 
@@ -112,6 +124,7 @@ def replay_benchmark(base, key, model_url, runs):
     wait_for(lambda: api(base, key, "GET", f"/v1/runs/{first['id']}")["status"] == "success", 120, "the model run")
     trajectory = api(base, key, "GET", f"/v1/runs/{first['id']}/trajectory")
     steps = trajectory["trajectory_data"]
+    steps_seen.extend(steps)
     checked = sum(1 for step in steps if "checkpoint" in step)
     api(base, key, "PATCH", f"/v1/trajectories/{trajectory['id']}", {"is_approved": True})
     plain_wf = api(base, key, "POST", "/v1/workflows", {"main_prompt": "the same, without checkpoints"})
@@ -122,7 +135,7 @@ def replay_benchmark(base, key, model_url, runs):
     for _ in range(runs):
         run = run_to_end(recorded_wf["id"])
         with_times.append(seconds(run))
-        waits += [e["waited_ms"] for e in run["run_message_history"] if e.get("type") == "checkpoint"]
+        waits += [e["checkpoint"]["waited_ms"] for e in run["run_message_history"] if "checkpoint" in e]
         without_times.append(seconds(run_to_end(plain_wf["id"])))
     ratio = statistics.median(with_times) / statistics.median(without_times)
     print(f"replay of {len(steps)} steps ({checked} with checkpoints), {runs} runs each, 1920x1080")
@@ -158,7 +171,10 @@ def main():
         env = {**os.environ, "DISPLAY": display, "LC_ALL": "C.UTF-8"}
         ready = work / "ready"
         processes.append(subprocess.Popen(
-            ["xterm", "-u8", "-geometry", "100x30+400+300", "-xrm", f"XTerm*background: {COLOUR}", "-e", "sh", "-c",
+            # multiClickTime 1 ms: the replay clicks faster than a person, and xterm would take
+            # two clicks on the same spot as a double click and highlight a selection.
+            ["xterm", "-u8", "-geometry", "100x30+400+300", "-xrm", f"XTerm*background: {COLOUR}", "-xrm",
+             "XTerm*multiClickTime: 1", "-e", "sh", "-c",
              f"stty -icanon -echo; touch '{ready}'; exec cat > '{work / 'typed.txt'}'"], env=env,
             stderr=subprocess.DEVNULL))
         wait_for(ready.exists, 20, "xterm")

@@ -88,8 +88,13 @@ struct CheckpointReplayTests {
         return try await system.waitForRun(try #require(run["id"]?.stringValue), timeout: .seconds(60))
     }
 
+    /// What each check found: kept in the step's event when it matched (the step acted), in a
+    /// `checkpoint` event of its own when it did not (the step did not act).
     static func checkpointEvents(_ run: JSONObject) -> [JSONObject] {
-        (run["run_message_history"]?.arrayValue ?? []).compactMap(\.objectValue).filter { $0["type"] == "checkpoint" }
+        (run["run_message_history"]?.arrayValue ?? []).compactMap(\.objectValue).compactMap { event in
+            if event["type"] == "checkpoint" { return event }
+            return event["type"] == "step" ? event["checkpoint"]?.objectValue : nil
+        }
     }
 
     static func typed(_ events: [TestWindow.Event]) -> String {

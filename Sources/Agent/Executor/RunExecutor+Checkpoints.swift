@@ -11,8 +11,9 @@ extension RunExecutor {
     static let checkpointPollInterval: Duration = .milliseconds(250)
 
     enum CheckpointOutcome {
-        /// The region matched; the step acts shifted by this offset (trajectory pixels).
-        case matched(dx: Int, dy: Int)
+        /// The region matched; the step acts shifted by this offset (trajectory pixels). `check`
+        /// goes into the step's history event.
+        case matched(dx: Int, dy: Int, check: JSONObject)
         /// No match within the checkpoint's timeout.
         case timedOut
         /// The screen could not be read, or the run was cancelled.
@@ -20,7 +21,8 @@ extension RunExecutor {
     }
 
     /// Waits until the step's checkpoint matches or its timeout passes, polling at most every
-    /// 250 ms, and records the outcome in the history.
+    /// 250 ms. A match is reported in the step's own history event; a miss (the step does not
+    /// act) in a `checkpoint` event of its own.
     func waitForCheckpoint(
         _ session: inout RunSession, _ checkpoint: Checkpoint, index: Int, step: Step
     ) async -> CheckpointOutcome {
@@ -43,8 +45,8 @@ extension RunExecutor {
                     matcher, region: region, recorded: recorded, threshold: checkpoint.threshold)
                 last = match
                 if match.matched {
-                    record(&session, index: index, step: step, match: match, polls: polls, since: started)
-                    return .matched(dx: match.dx, dy: match.dy)
+                    return .matched(
+                        dx: match.dx, dy: match.dy, check: Self.check(match: match, polls: polls, since: started))
                 }
             } catch {
                 return .failed(StepFailure.from(error))
@@ -57,27 +59,27 @@ extension RunExecutor {
                 return .failed(.cancelled)
             }
         }
-        record(&session, index: index, step: step, match: last, polls: polls, since: started)
+        var event = Self.check(match: last, polls: polls, since: started)
+        event["type"] = "checkpoint"
+        event["step_index"] = .int(Int64(index))
+        event["func_name"] = .string(step.funcName)
+        event["at"] = .string(RunSession.timestamp())
+        session.history.append(event)
+        session.logger.notice("checkpoint did not match", metadata: ["step.index": "\(index)"])
         return .timedOut
     }
 
-    private func record(
-        _ session: inout RunSession, index: Int, step: Step, match: CheckpointMatch?, polls: Int,
-        since started: ContinuousClock.Instant
-    ) {
-        var event: JSONObject = [
-            "type": "checkpoint", "step_index": .int(Int64(index)), "func_name": .string(step.funcName),
+    /// What a check found: `{matched, waited_ms, polls, offset, difference}`.
+    static func check(match: CheckpointMatch?, polls: Int, since started: ContinuousClock.Instant) -> JSONObject {
+        var check: JSONObject = [
             "matched": .bool(match?.matched ?? false),
-            "waited_ms": .double(Self.milliseconds(started.duration(to: .now))), "polls": .int(Int64(polls)),
-            "at": .string(RunSession.timestamp()),
+            "waited_ms": .double(milliseconds(started.duration(to: .now))), "polls": .int(Int64(polls)),
         ]
         if let match {
-            event["offset"] = [.int(Int64(match.dx)), .int(Int64(match.dy))]
-            event["difference"] = .double((match.difference * 10_000).rounded() / 10_000)
+            check["offset"] = [.int(Int64(match.dx)), .int(Int64(match.dy))]
+            check["difference"] = .double((match.difference * 10_000).rounded() / 10_000)
         }
-        session.history.append(event)
-        session.logger.debug(
-            "checkpoint", metadata: ["step.index": "\(index)", "matched": "\(match?.matched ?? false)"])
+        return check
     }
 
     static func milliseconds(_ duration: Duration) -> Double {
@@ -94,7 +96,8 @@ extension Step {
         let x = Double(dx)
         let y = Double(dy)
         switch self {
-        case .click(let px, let py, let button, let clicks): return .click(x: px + x, y: py + y, button: button, clicks: clicks)
+        case .click(let px, let py, let button, let clicks):
+            return .click(x: px + x, y: py + y, button: button, clicks: clicks)
         case .mouseDown(let button, let px?, let py?): return .mouseDown(button: button, x: px + x, y: py + y)
         case .mouseUp(let button, let px?, let py?): return .mouseUp(button: button, x: px + x, y: py + y)
         case .mouseMove(let px, let py): return .mouseMove(x: px + x, y: py + y)

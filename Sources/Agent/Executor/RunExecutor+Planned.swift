@@ -137,7 +137,6 @@ extension RunExecutor {
         return answer
     }
 
-
     /// Where a step acts, for its checkpoint: clicks, drags (their start), scrolls at a point,
     /// and a `type` right after a click (the clicked point).
     static func target(of step: Step, lastClick: Point?) -> Point? {

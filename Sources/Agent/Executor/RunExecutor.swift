@@ -118,10 +118,12 @@ public struct RunExecutor: Sendable {
         for (index, recorded) in steps.enumerated() {
             if let end = stopBefore(index, recorded, shouldStop: shouldStop) { return end }
             var step = recorded
+            var check: JSONObject?
             if let checkpoint = checkpoints[index] {
                 switch await waitForCheckpoint(&session, checkpoint, index: index, step: step) {
-                case .matched(let dx, let dy):
+                case .matched(let dx, let dy, let found):
                     step = step.shifted(dx: dx, dy: dy)
+                    check = found
                 case .failed(let failure):
                     let message =
                         failure == .cancelled
@@ -143,7 +145,8 @@ public struct RunExecutor: Sendable {
                         failedStep: index)
                 }
             }
-            let outcome = await executeStep(&session, index: index, step: step, raw: session.run.steps[index])
+            let outcome = await executeStep(
+                &session, index: index, step: step, raw: session.run.steps[index], check: check)
             if let failure = outcome.failure { return RunEnd(failure, message: outcome.message, step: index) }
         }
         return .success
@@ -171,8 +174,9 @@ public struct RunExecutor: Sendable {
 
     /// Executes one step: reports its start (with the history so far), performs it, and
     /// records its history event. `before` runs right before the step acts (checkpoints).
+    /// `check` is what the step's checkpoint check found, kept in its history event.
     func executeStep(
-        _ session: inout RunSession, index: Int, step: Step, raw: JSONValue,
+        _ session: inout RunSession, index: Int, step: Step, raw: JSONValue, check: JSONObject? = nil,
         before: (inout RunSession) async -> Void = { _ in }
     ) async -> StepOutcome {
         var logger = session.logger
@@ -203,8 +207,9 @@ public struct RunExecutor: Sendable {
             failure = StepFailure.from(error)
         }
         let elapsed = started.duration(to: .now)
-        session.history.append(
-            Self.event(step: step, record: record, failure: failure, startedAt: startedAt, elapsed: elapsed))
+        var event = Self.event(step: step, record: record, failure: failure, startedAt: startedAt, elapsed: elapsed)
+        if let check { event["checkpoint"] = .object(check) }
+        session.history.append(event)
         if !record.unresolved.isEmpty {
             logger.warning("runtime values used before they were set", metadata: ["names": "\(record.unresolved)"])
         }
