@@ -445,16 +445,25 @@ struct AgentController {
             fileInputs: files, sessionID: stored.run.sessionID)
     }
 
-    /// Names a `{$name}` of the run may fetch on this machine: the run's sensitive inputs,
-    /// the machine's and its pools' sensitive parameters. Never values.
+    /// The secrets a run may type on a machine, by owner in precedence order: the run's
+    /// sensitive inputs, the machine's sensitive parameters, then its pools' (the run's pools,
+    /// else the machine's).
+    static func secretsByOwner(of stored: StoredRun, machineID: String, in tx: any StoreTransaction) async throws
+        -> [[VaultSecret]]
+    {
+        let poolIDs = stored.run.poolIDs.isEmpty ? try await tx.poolIDs(ofMachine: machineID) : stored.run.poolIDs
+        var owners: [(VaultSecret.OwnerKind, String)] = [(.run, stored.id), (.machine, machineID)]
+        owners += poolIDs.map { (.pool, $0) }
+        var secrets: [[VaultSecret]] = []
+        for (kind, owner) in owners { secrets.append(try await tx.secrets(ownerKind: kind, ownerID: owner)) }
+        return secrets
+    }
+
+    /// Names a `{$name}` of the run may fetch on this machine. Never values.
     static func sensitiveNames(of stored: StoredRun, machine: Machine, in tx: any StoreTransaction) async throws
         -> [String]
     {
-        var names = Set(try await tx.secrets(ownerKind: .run, ownerID: stored.id).map(\.name))
-        names.formUnion(try await tx.secrets(ownerKind: .machine, ownerID: machine.id).map(\.name))
-        let poolIDs = stored.run.poolIDs.isEmpty ? try await tx.poolIDs(ofMachine: machine.id) : stored.run.poolIDs
-        for poolID in poolIDs { names.formUnion(try await tx.secrets(ownerKind: .pool, ownerID: poolID).map(\.name)) }
-        return names.sorted()
+        Set(try await secretsByOwner(of: stored, machineID: machine.id, in: tx).joined().map(\.name)).sorted()
     }
 
     static func start(_ call: AgentCall) async throws -> APIResponse {
@@ -520,13 +529,8 @@ struct AgentController {
             guard stored.run.status == .running else {
                 throw ControlPlaneError.conflict("secrets are available only while the run is running")
             }
-            let poolIDs =
-                stored.run.poolIDs.isEmpty ? try await tx.poolIDs(ofMachine: call.machineID) : stored.run.poolIDs
             // Run values first, then the machine's, then the pools'.
-            var owners: [(VaultSecret.OwnerKind, String)] = [(.run, stored.id), (.machine, call.machineID)]
-            owners += poolIDs.map { (.pool, $0) }
-            for (kind, owner) in owners {
-                let secrets = try await tx.secrets(ownerKind: kind, ownerID: owner)
+            for secrets in try await secretsByOwner(of: stored, machineID: call.machineID, in: tx) {
                 if let exact = secrets.first(where: { $0.name == name }) { return try app.vault.reveal(exact) }
                 let nested = secrets.filter { $0.name.hasPrefix(name + ".") }
                 if !nested.isEmpty {

@@ -33,16 +33,11 @@ enum PromptRuns {
     static func secretValues(of stored: StoredRun, machine: Machine, app: ControlPlane, in tx: any StoreTransaction)
         async throws -> [(value: String, placeholder: String)]
     {
-        let poolIDs = stored.run.poolIDs.isEmpty ? try await tx.poolIDs(ofMachine: machine.id) : stored.run.poolIDs
-        var owners: [(VaultSecret.OwnerKind, String)] = [(.run, stored.id), (.machine, machine.id)]
-        owners += poolIDs.map { (.pool, $0) }
         var values: [(String, String)] = []
-        for (kind, owner) in owners {
-            for secret in try await tx.secrets(ownerKind: kind, ownerID: owner) {
-                let value = try app.vault.reveal(secret)
-                let text = value.stringValue ?? value.templateText
-                if text.count >= 3 { values.append((text, "{$" + secret.name + "}")) }
-            }
+        for secret in try await AgentController.secretsByOwner(of: stored, machineID: machine.id, in: tx).joined() {
+            let value = try app.vault.reveal(secret)
+            let text = value.stringValue ?? value.templateText
+            if text.count >= 3 { values.append((text, "{$" + secret.name + "}")) }
         }
         return values.sorted { $0.0.count > $1.0.count }
     }
@@ -76,7 +71,8 @@ enum PromptRuns {
     /// the trajectory's size, so their coordinates and the model's agree) and continues with
     /// what the model does.
     static func handOver(
-        _ stored: StoredRun, at handover: PlanHandover, screen: DisplaySize, app: ControlPlane, in tx: any StoreTransaction
+        _ stored: StoredRun, at handover: PlanHandover, screen: DisplaySize, app: ControlPlane,
+        in tx: any StoreTransaction
     ) async throws -> PlannerState {
         guard let model = try await configurationID(for: stored, app: app, in: tx) else {
             throw ControlPlaneError.conflict("run \(stored.id) has no model to hand over to")
