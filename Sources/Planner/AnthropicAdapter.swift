@@ -61,13 +61,14 @@ public struct AnthropicAdapter: ModelAdapter, WireFormat {
 
     /// The Messages API body for `request`.
     public func requestBody(for request: ModelRequest) -> JSONObject {
-        var tools: [JSONValue] = [
-            [
+        var tools: [JSONValue] = []
+        if request.computerTool {
+            tools.append([
                 "type": .string(toolVersion), "name": "computer",
                 "display_width_px": .int(Int64(request.screen.width)),
                 "display_height_px": .int(Int64(request.screen.height)),
-            ]
-        ]
+            ])
+        }
         for tool in request.tools {
             tools.append([
                 "name": .string(tool.name), "description": .string(tool.description),
@@ -88,7 +89,8 @@ public struct AnthropicAdapter: ModelAdapter, WireFormat {
     func wireRequest(for request: ModelRequest) throws(ModelError) -> WireRequest {
         try endpoint.checkAdditionalParams()
         return WireRequest(
-            url: try url(), headers: headers(beta: true), body: WireJSON.encode(requestBody(for: request)))
+            url: try url(), headers: headers(beta: request.computerTool),
+            body: WireJSON.encode(requestBody(for: request)))
     }
 
     func validationRequest() throws(ModelError) -> WireRequest {

@@ -133,12 +133,20 @@ public struct ModelRequest: Sendable {
     /// The size of the screenshots sent (already scaled); the computer tool declares exactly this.
     public var screen: DisplaySize
     public var tools: [CustomTool]
+    /// Whether the `computer` tool is declared. A question that only wants an answer through a
+    /// custom tool (cache detection) leaves it out, so a model that is not a computer-use model
+    /// can answer it too.
+    public var computerTool: Bool
 
-    public init(system: String, messages: [ConversationMessage], screen: DisplaySize, tools: [CustomTool]) {
+    public init(
+        system: String, messages: [ConversationMessage], screen: DisplaySize, tools: [CustomTool],
+        computerTool: Bool = true
+    ) {
         self.system = system
         self.messages = messages
         self.screen = screen
         self.tools = tools
+        self.computerTool = computerTool
     }
 }
 

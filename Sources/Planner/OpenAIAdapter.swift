@@ -104,7 +104,7 @@ public struct OpenAIAdapter: ModelAdapter, WireFormat {
 
     /// The Chat Completions body for `request`.
     public func requestBody(for request: ModelRequest) -> JSONObject {
-        var tools = [Self.computerTool(screen: request.screen, space: endpoint.coordinateSpace)]
+        var tools = request.computerTool ? [Self.computerTool(screen: request.screen, space: endpoint.coordinateSpace)] : []
         for tool in request.tools {
             tools.append([
                 "type": "function",

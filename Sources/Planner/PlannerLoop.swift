@@ -158,15 +158,7 @@ public enum PlannerLoop {
                 return end(.error, ["model configuration '\(name)': \(error)"])
             }
             state.turns += 1
-            var usage =
-                state.usage[context.endpoint.configurationID]
-                ?? ModelUsage(
-                    name: context.endpoint.name, model: context.endpoint.model,
-                    provider: context.endpoint.provider.rawValue)
-            usage.calls += 1
-            usage.inputTokens += turn.usage.inputTokens
-            usage.outputTokens += turn.usage.outputTokens
-            state.usage[context.endpoint.configurationID] = usage
+            ModelUsage.count(turn, of: context.endpoint, in: &state.usage)
             let calls = turn.toolCalls.map { StoredToolCall(id: $0.id, name: $0.name, input: $0.input) }
             state.messages.append(
                 StoredMessage(role: .assistant, parts: turn.text.isEmpty ? [] : [.text(turn.text)], toolCalls: calls))

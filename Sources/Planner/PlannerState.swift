@@ -50,6 +50,14 @@ public struct PlannerState: Codable, Sendable, Hashable {
 
     /// `usage_metadata` for the run.
     public func usageMetadata(cachedSteps: Int = 0) -> JSONObject {
+        Self.usageMetadata(models: usage, agenticSteps: stepsExecuted, cachedSteps: cachedSteps)
+    }
+
+    /// `usage_metadata`: `{models: {id: {name, model, provider, calls, input_tokens,
+    /// output_tokens}}, total_agentic_steps, total_cached_steps}`.
+    public static func usageMetadata(models usage: [String: ModelUsage], agenticSteps: Int, cachedSteps: Int)
+        -> JSONObject
+    {
         var models: JSONObject = [:]
         for (id, usage) in usage {
             models[id] = [
@@ -59,7 +67,7 @@ public struct PlannerState: Codable, Sendable, Hashable {
             ]
         }
         return [
-            "models": .object(models), "total_agentic_steps": .int(Int64(stepsExecuted)),
+            "models": .object(models), "total_agentic_steps": .int(Int64(agenticSteps)),
             "total_cached_steps": .int(Int64(cachedSteps)),
         ]
     }
@@ -78,6 +86,17 @@ public struct ModelUsage: Codable, Sendable, Hashable {
         self.name = name
         self.model = model
         self.provider = provider
+    }
+
+    /// Adds one call of `endpoint` that answered `turn` to `usage` (by configuration id).
+    public static func count(_ turn: ModelTurn, of endpoint: ModelEndpoint, in usage: inout [String: ModelUsage]) {
+        var entry =
+            usage[endpoint.configurationID]
+            ?? ModelUsage(name: endpoint.name, model: endpoint.model, provider: endpoint.provider.rawValue)
+        entry.calls += 1
+        entry.inputTokens += turn.usage.inputTokens
+        entry.outputTokens += turn.usage.outputTokens
+        usage[endpoint.configurationID] = entry
     }
 }
 

@@ -254,4 +254,65 @@ struct CheckpointReplayTests {
             #expect(Self.typed(button.collect(atLeast: 6)) == "dee")
         }
     }
+
+    /// The workflow names a cache detection model (the scripted model answers `same_state` from
+    /// the pixels of the crops it is sent). A changed label on the same button fails the pixel
+    /// check, but the model says it is the same state: the replay goes on where it was recorded,
+    /// with no main model. Another window where the button was is not the same: nothing acts.
+    @Test func theCacheDetectionModelPassesAChangedLabelButNotAnotherWindow() async throws {
+        try await Self.withRecordedButton { system, model, button, workflowID in
+            let configurations = try JSONDecoder().decode(
+                JSONValue.self, from: Data(try await system.api.request(.GET, "/v1/model-configurations").body))
+            let configurationID = try #require(configurations.arrayValue?.first?.objectValue?["id"]?.stringValue)
+            _ = try await system.call(
+                .PATCH, "/v1/workflows/\(workflowID)",
+                json: ["model_metadata": ["cache_detection_model_id": .string(configurationID)]], expect: 200)
+            // One second per check instead of ten, so the misses are quick.
+            let trajectory = try await system.get("/v1/workflows/\(workflowID)/latest-trajectory")
+            let steps = try #require(trajectory["trajectory_data"]?.arrayValue).map { step -> JSONValue in
+                guard var object = step.objectValue, var checkpoint = object["checkpoint"]?.objectValue else { return step }
+                checkpoint["timeout"] = 1
+                object["checkpoint"] = .object(checkpoint)
+                return .object(object)
+            }
+            _ = try await system.call(
+                .PATCH, "/v1/trajectories/\(try #require(trajectory["id"]?.stringValue))",
+                json: ["trajectory_data": .array(steps)], expect: 200)
+            func questions() -> Int { model.requests.filter { String(decoding: $0, as: UTF8.self).contains("same_state") }.count }
+            let calls = model.requests.count
+
+            // The label turned light: the pixels differ, the button is the same.
+            button.paint([(x: 90, y: 50, width: 60, height: 20, rgb: 0xE8E8E8)])
+            let relabelled = try await Self.replay(system, workflowID: workflowID, patient: "gus")
+            #expect(relabelled["status"]?.stringValue == "success", "\(relabelled["error"] ?? .null)")
+            let checks = Self.checkpointEvents(relabelled)
+            #expect(checks.count == 4, "a miss and the step's own event, for each step: \(checks)")
+            let history = (relabelled["run_message_history"]?.arrayValue ?? []).compactMap(\.objectValue)
+            let answers = history.filter { $0["type"] == "same_screen" }
+            #expect(answers.count == 2 && answers.allSatisfy { $0["same"] == true }, "\(answers)")
+            let events = button.collect(atLeast: 6)
+            #expect(Self.typed(events) == "gus")
+            let press = try #require(events.first { $0.kind == .buttonPress })
+            #expect(abs(press.x - (Self.frame.x + Self.frame.width / 2)) <= 1, "\(press)")
+            #expect(model.requests.count == calls + 2 && questions() == 2, "only the two questions reached a model")
+            let usage = try #require(relabelled["usage_metadata"]?.objectValue)
+            #expect(usage["models"]?.objectValue?[configurationID]?.objectValue?["calls"]?.intValue == 2, "\(usage)")
+            #expect(usage["total_cached_steps"]?.intValue == 2)
+            button.reset()
+
+            // Another window where the button was: not the same state, and no main model.
+            button.move(toX: 900, y: 600)
+            Self.paintBands(button)
+            let decoy = try Self.button(on: system, at: Self.frame.x, Self.frame.y, colour: 0x3366CC)
+            let failed = try await Self.replay(system, workflowID: workflowID, patient: "mallory")
+            #expect(failed["status"]?.stringValue == "task_failed")
+            #expect(failed["error"]?.arrayValue?.first?.stringValue == "checkpoint of step 0 (click) did not match")
+            let refused = (failed["run_message_history"]?.arrayValue ?? []).compactMap(\.objectValue).filter {
+                $0["type"] == "same_screen"
+            }
+            #expect(refused.count == 1 && refused[0]["same"] == false, "\(refused)")
+            #expect(decoy.settle(quiet: 0.5).filter { $0.kind == .buttonPress || $0.kind == .keyPress }.isEmpty)
+            #expect(questions() == 3)
+        }
+    }
 }

@@ -1,4 +1,5 @@
 import Desktop
+import Foundation
 
 /// Finds a colour in a screenshot the way a test model has to: by reading its pixels.
 enum ScreenshotReader {
@@ -48,5 +49,35 @@ enum ScreenshotReader {
         }
         guard let best else { return nil }
         return ((best.minX + best.maxX) / 2, (best.minY + best.maxY) / 2)
+    }
+
+    /// A cache detection question (`same_state`): the recorded crop and the same region now
+    /// (the first two images) show the same state when their dominant colours agree, within 16
+    /// per channel. A changed label on the same button is the same state; another window there
+    /// is not. Read from the pixels, like every answer of this model.
+    static func sameState(_ images: [[UInt8]]) -> (same: Bool, reason: String) {
+        guard images.count >= 2, let recorded = try? RGBImage(png: images[0]),
+            let current = try? RGBImage(png: images[1])
+        else { return (false, "the question holds no two readable images") }
+        let was = dominantColour(recorded)
+        let now = dominantColour(current)
+        let same = zip(was, now).allSatisfy { abs(Int($0) - Int($1)) <= 16 }
+        func hex(_ rgb: [UInt8]) -> String { "#" + rgb.map { String(format: "%02x", $0) }.joined() }
+        return same
+            ? (true, "the region is \(hex(now)) as recorded")
+            : (false, "the region was \(hex(was)) and is \(hex(now)) now")
+    }
+
+    /// The most frequent colour, counted in 32 levels per channel (the level's middle).
+    static func dominantColour(_ image: RGBImage) -> [UInt8] {
+        var counts = [Int](repeating: 0, count: 32 * 32 * 32)
+        image.pixels.withUnsafeBufferPointer { pixels in
+            for index in stride(from: 0, to: image.width * image.height * 3, by: 3) {
+                let key = Int(pixels[index] >> 3) << 10 | Int(pixels[index + 1] >> 3) << 5 | Int(pixels[index + 2] >> 3)
+                counts[key] += 1
+            }
+        }
+        let key = counts.indices.max { counts[$0] < counts[$1] } ?? 0
+        return [UInt8((key >> 10 & 31) << 3 | 4), UInt8((key >> 5 & 31) << 3 | 4), UInt8((key & 31) << 3 | 4)]
     }
 }

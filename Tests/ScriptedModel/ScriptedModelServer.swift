@@ -95,6 +95,17 @@ struct ScriptedModelServer: Sendable {
             return Self.error(
                 format: format, status: .badRequest, type: "invalid_request_error", "the body is not a JSON object")
         }
+        if conversation.toolNames.contains("same_state"), !conversation.toolNames.contains("computer") {
+            let answer = ScreenshotReader.sameState(conversation.promptImages)
+            logger.info("answer", metadata: ["request": "\(number)", "same_state": "\(answer.same)"])
+            return Self.json(
+                Self.encode(
+                    .toolCall(
+                        name: "same_state", input: ["same": .bool(answer.same), "reason": .string(answer.reason)],
+                        say: nil), format: format, conversation: conversation,
+                    number: await state.nextAnswerNumber(), bodyBytes: body.count),
+                status: .ok)
+        }
         let action = script.action(step: conversation.assistantTurns)
         let delay = thinkTime + action.delaySeconds
         await Self.think(delay)

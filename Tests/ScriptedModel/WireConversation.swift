@@ -22,6 +22,10 @@ struct WireConversation {
     var declaredScreen: (width: Int, height: Int)?
     /// The tool declaration or the body says coordinates are 0-1000.
     var saysNormalized: Bool
+    /// The images of the first user message, in order (a cache detection question's crops).
+    var promptImages: [[UInt8]]
+    /// The names of the declared tools (`computer` included when declared).
+    var toolNames: [String]
 
     init(format: WireFormatName, body: JSONObject) throws {
         self.format = format
@@ -30,6 +34,12 @@ struct WireConversation {
         assistantTurns = messages.filter { $0.objectValue?["role"]?.stringValue == "assistant" }.count
         let firstUser = messages.first { $0.objectValue?["role"]?.stringValue == "user" }?.objectValue
         promptText = Self.texts(firstUser?["content"]).joined(separator: "\n")
+        promptImages = (firstUser?["content"]?.arrayValue ?? []).compactMap {
+            Self.lastImage(.array([$0]), format: format)
+        }
+        toolNames = (body["tools"]?.arrayValue ?? []).compactMap {
+            $0.objectValue?["name"]?.stringValue ?? $0.objectValue?["function"]?.objectValue?["name"]?.stringValue
+        }
         latestImage = nil
         declaredScreen = nil
         saysNormalized = body["coordinate_space"]?.stringValue == "normalized_1000"

@@ -97,6 +97,13 @@ public final class ServerRunEnvironment: RunEnvironment {
         return try await retrying { try await self.client.plan(runID: self.runID, request: sent) }
     }
 
+    public func sameScreen(_ request: SameScreenRequest) async throws -> SameScreenResponse {
+        var request = request
+        request.leaseToken = lease
+        let sent = request
+        return try await retrying { try await self.client.sameScreen(runID: self.runID, request: sent) }
+    }
+
     /// Transient failures (server restarting, network blip) are retried a few times with
     /// backoff; anything else fails the step at once.
     func retrying<T: Sendable>(_ body: @Sendable () async throws -> T) async throws -> T {

@@ -21,18 +21,13 @@ struct HistoryRecorder: Sendable {
         pending.append(event)
     }
 
-    /// Reports the step started, with the events queued so far (those of the steps before)
-    /// when the batch is due, in one call.
-    mutating func stepStarted(index: Int) async throws {
+    /// The events that go out with the next step's start (those of the steps before) when the
+    /// batch is due, else none; the caller sends them and ``restore(_:)``s them on failure.
+    mutating func takeDue() -> [JSONObject] {
         guard let first = firstPendingAt,
             pending.count >= Self.batchSize || first.duration(to: .now) >= Self.maximumDelay
-        else {
-            try await environment.stepStarted(index: index, events: [])
-            return
-        }
-        try await environment.stepStarted(index: index, events: pending)
-        pending.removeAll()
-        firstPendingAt = nil
+        else { return [] }
+        return takePending()
     }
 
     mutating func flush() async throws {

@@ -32,10 +32,18 @@ public protocol RunEnvironment: Sendable {
     /// The next steps of a run a model performs (`RunAssignment.planner`); the environment
     /// fills in the lease token.
     func plan(_ request: PlanRequest) async throws -> PlanResponse
+
+    /// Asks the run's cache detection model whether the screen still shows the state a step
+    /// was recorded in (`RunAssignment.cacheDetection`); the environment fills in the lease.
+    func sameScreen(_ request: SameScreenRequest) async throws -> SameScreenResponse
 }
 
 extension RunEnvironment {
     public func plan(_ request: PlanRequest) async throws -> PlanResponse {
         throw StepFailure.error("this environment cannot ask a model for steps")
+    }
+
+    public func sameScreen(_ request: SameScreenRequest) async throws -> SameScreenResponse {
+        throw StepFailure.error("this environment cannot ask a model about the screen")
     }
 }

@@ -69,6 +69,48 @@ extension RunExecutor {
         return .timedOut
     }
 
+    /// Cache detection (PLANNER.md, Checkpoints and fallback): the checkpoint did not match by
+    /// pixels, and the run names a cache detection model. The server asks it, showing the
+    /// recorded crop, the same region now and the whole screen now, whether the screen still
+    /// shows the recorded state. True only when it says so; any failure to ask is "no", so the
+    /// step does not act on a guess.
+    func screenIsTheSame(
+        _ session: inout RunSession, _ checkpoint: Checkpoint, index: Int, step: Step, model: PlannerAssignment
+    ) async -> Bool {
+        let events = session.history.takePending()
+        do {
+            let screen = try await desktop.dimensions()
+            let size = DisplaySize(width: screen.width, height: screen.height).fitting(
+                longSide: model.screenshotLongSide)
+            let whole = try await desktop.screenshot(ScreenshotOptions(width: size.width, height: size.height))
+            // The checkpoint's region on this screen, with the coordinates' scaling, at the crop's size.
+            let scaler = CoordinateScaler(recorded: session.run.dimensions, screen: screen)
+            let x0 = Int((Double(checkpoint.x) * scaler.scaleX).rounded(.down))
+            let y0 = Int((Double(checkpoint.y) * scaler.scaleY).rounded(.down))
+            let x1 = Int((Double(checkpoint.x + checkpoint.width) * scaler.scaleX).rounded(.up))
+            let y1 = Int((Double(checkpoint.y + checkpoint.height) * scaler.scaleY).rounded(.up))
+            let region = try await desktop.screenshot(
+                ScreenshotOptions(
+                    width: checkpoint.width, height: checkpoint.height,
+                    region: Rect(x: x0, y: y0, width: x1 - x0, height: y1 - y0)))
+            let request = SameScreenRequest(
+                leaseToken: "", stepIndex: index, funcName: step.funcName,
+                recordedImageID: try await environment.uploadImage(checkpoint.png),
+                regionImageID: try await environment.uploadImage(region.png),
+                screenImageID: try await environment.uploadImage(whole.png), imageSize: size, events: events)
+            let answer = try await environment.sameScreen(request)
+            session.logger.info(
+                "cache detection answered", metadata: ["step.index": "\(index)", "same": "\(answer.same)"])
+            return answer.same
+        } catch {
+            session.history.restore(events)
+            session.logger.warning(
+                "cache detection failed; the step does not act",
+                metadata: ["step.index": "\(index)", "error": "\(StepFailure.from(error).message)"])
+            return false
+        }
+    }
+
     /// What a check found: `{matched, waited_ms, polls, offset, difference}`.
     static func check(match: CheckpointMatch?, polls: Int, since started: ContinuousClock.Instant) -> JSONObject {
         var check: JSONObject = [

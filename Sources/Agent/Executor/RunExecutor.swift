@@ -119,8 +119,18 @@ public struct RunExecutor: Sendable {
             if let end = stopBefore(index, recorded, shouldStop: shouldStop) { return end }
             var step = recorded
             var check: JSONObject?
-            if let checkpoint = checkpoints[index] {
-                switch await waitForCheckpoint(&session, checkpoint, index: index, step: step) {
+            // The step's start is reported while its checkpoint is checked: no server round trip
+            // lies between looking at the screen and acting on it, and the check costs no time
+            // of its own when it matches at once.
+            let (found, reportFailure) = await startingStep(&session, index: index) { session -> CheckpointOutcome? in
+                guard let checkpoint = checkpoints[index] else { return nil }
+                return await waitForCheckpoint(&session, checkpoint, index: index, step: recorded)
+            }
+            if let failure = reportFailure {
+                return RunEnd(failure, message: Self.startFailure(failure, index: index, step: step), step: index)
+            }
+            if let checkpoint = checkpoints[index], let found {
+                switch found {
                 case .matched(let dx, let dy, let found):
                     step = step.shifted(dx: dx, dy: dy)
                     check = found
@@ -131,6 +141,17 @@ public struct RunExecutor: Sendable {
                         : "checking the checkpoint of step \(index) (\(step.funcName)): \(failure.message)"
                     return RunEnd(failure, message: message, step: index)
                 case .timedOut:
+                    // The cache detection model may say the screen is in the recorded state after
+                    // all (a changed label, a clock): the step then acts where it was recorded.
+                    if let model = session.run.cacheDetection,
+                        await screenIsTheSame(&session, checkpoint, index: index, step: step, model: model)
+                    {
+                        check = ["matched": false, "same_screen": true]
+                        break
+                    }
+                    if Task.isCancelled {
+                        return RunEnd(.cancelled, message: "cancelled before step \(index) (\(step.funcName))", step: index)
+                    }
                     // Nothing acts on a screen that failed its check: the model takes over when
                     // the run has one, from this step on.
                     if let fallback = session.run.fallback {
@@ -146,7 +167,7 @@ public struct RunExecutor: Sendable {
                 }
             }
             let outcome = await executeStep(
-                &session, index: index, step: step, raw: session.run.steps[index], check: check)
+                &session, index: index, step: step, raw: session.run.steps[index], check: check, reported: true)
             if let failure = outcome.failure { return RunEnd(failure, message: outcome.message, step: index) }
         }
         return .success
@@ -172,32 +193,51 @@ public struct RunExecutor: Sendable {
         var record: StepRecord
     }
 
-    /// Executes one step: reports its start (with the history so far), performs it, and
-    /// records its history event. `before` runs right before the step acts (checkpoints).
-    /// `check` is what the step's checkpoint check found, kept in its history event.
+    /// Reports step `index` started while `body` runs (a checkpoint's check or crop). The
+    /// previous step's events go out with it (one heartbeat), so a history showing step N-1
+    /// means the server already knows the machine is on step N. A report that fails puts its
+    /// events back and is returned as the failure.
+    func startingStep<T>(
+        _ session: inout RunSession, index: Int, while body: (inout RunSession) async -> T
+    ) async -> (T, StepFailure?) {
+        let events = session.history.takeDue()
+        let environment = self.environment
+        async let reported: Void = environment.stepStarted(index: index, events: events)
+        let value = await body(&session)
+        do {
+            try await reported
+            return (value, nil)
+        } catch {
+            session.history.restore(events)
+            return (value, StepFailure.from(error))
+        }
+    }
+
+    static func startFailure(_ failure: StepFailure, index: Int, step: Step) -> String {
+        failure == .cancelled
+            ? "cancelled before step \(index) (\(step.funcName))"
+            : "recording the run history before step \(index): \(failure.message)"
+    }
+
+    /// Executes one step: reports its start (with the history so far) unless the caller did
+    /// (`reported`), performs it, and records its history event. `before` runs right before the
+    /// step acts, while its start is reported (checkpoint crops). `check` is what the step's
+    /// checkpoint check found, kept in its history event.
     func executeStep(
         _ session: inout RunSession, index: Int, step: Step, raw: JSONValue, check: JSONObject? = nil,
-        before: (inout RunSession) async -> Void = { _ in }
+        reported: Bool = false, before: (inout RunSession) async -> Void = { _ in }
     ) async -> StepOutcome {
         var logger = session.logger
         logger[metadataKey: "step.index"] = "\(index)"
         logger[metadataKey: "step.func"] = "\(step.funcName)"
         logger.debug("step started")
         var record = StepRecord(index: index)
-        // The previous step's events go out with this step's start (one heartbeat), so a
-        // history showing step N-1 means the server already knows the machine is on step N.
-        do {
-            try await session.history.stepStarted(index: index)
-        } catch {
-            let failure = StepFailure.from(error)
-            let message =
-                failure == .cancelled
-                ? "cancelled before step \(index) (\(step.funcName))"
-                : "recording the run history before step \(index): \(failure.message)"
-            return StepOutcome(failure: failure, message: message, record: record)
+        if reported {
+            await before(&session)
+        } else if let failure = await startingStep(&session, index: index, while: before).1 {
+            return StepOutcome(
+                failure: failure, message: Self.startFailure(failure, index: index, step: step), record: record)
         }
-
-        await before(&session)
         let startedAt = Date()
         let started = ContinuousClock.now
         var failure: StepFailure?

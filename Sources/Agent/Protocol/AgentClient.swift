@@ -180,6 +180,15 @@ public struct AgentClient: Sendable {
         return answer
     }
 
+    public func sameScreen(runID: String, request: SameScreenRequest) async throws -> SameScreenResponse {
+        guard
+            let answer = try await call(
+                .POST, "/v1/agent/runs/\(runID)/same-screen", json: request, timeout: .seconds(600),
+                as: SameScreenResponse.self)
+        else { throw AgentClientError.protocolViolation("same-screen answered without a body") }
+        return answer
+    }
+
     public func complete(runID: String, request: RunCompleteRequest) async throws {
         _ = try await call(.POST, "/v1/agent/runs/\(runID)/complete", json: request, as: JSONValue.self)
     }

@@ -51,6 +51,7 @@ struct AgentController {
         api.addAgent(.post, "/v1/agent/runs/:id/plan", maxBody: app.limits.maxBodyBytes) { call in
             try await Self.plan(call)
         }
+        api.addAgent(.post, "/v1/agent/runs/:id/same-screen") { call in try await Self.sameScreen(call) }
         api.addAgent(.post, "/v1/agent/runs/:id/complete") { call in try await Self.complete(call) }
         api.addAgent(.get, "/v1/agent/attachments/:id/content") { call in try await Self.content(call) }
         api.addAgent(.post, "/v1/agent/commands/:id/result", maxBody: app.limits.maxFileBytes) { call in
@@ -377,11 +378,19 @@ struct AgentController {
             }
             stored.leaseExpiresAt = time.addingTimeInterval(Double(timing.lease))
             var work = try await assignment(for: stored, machine: call.machine, in: tx)
-            if fresh { stored.planner = nil }
+            if fresh {
+                stored.planner = nil
+                stored.sameScreen = nil
+            }
             if !work.steps.isEmpty {
                 // A replay whose run has a usable model hands over to it when a checkpoint fails.
                 if let model = try? await PromptRuns.configurationID(for: stored, app: app, in: tx) {
                     work.fallback = try? await PromptRuns.assignment(
+                        configurationID: model, organizationID: stored.organizationID, app: app, in: tx)
+                }
+                // ...and asks its cache detection model first, when it names one.
+                if let model = stored.run.modelMetadata?.cacheDetectionModelID {
+                    work.cacheDetection = try? await PromptRuns.assignment(
                         configurationID: model, organizationID: stored.organizationID, app: app, in: tx)
                 }
             } else {
@@ -669,7 +678,7 @@ struct AgentController {
             guard stored.leaseToken == request.leaseToken else {
                 throw ControlPlaneError.conflict("run \(stored.id): this lease is not held; the result is discarded")
             }
-            if stored.planner == nil { stored.run.usageMetadata = PromptRuns.replayUsage(of: stored.run) }
+            if stored.planner == nil { stored.run.usageMetadata = PromptRuns.replayUsage(of: stored) }
             try await Scheduler.end(
                 &stored, status: request.status, errors: request.error, output: request.outputData, at: time, in: tx)
             return stored

@@ -84,6 +84,8 @@ enum PromptRuns {
         else { throw ControlPlaneError.conflict("run \(stored.id): the replayed trajectory is gone") }
         let done = Array(trajectory.trajectoryData.prefix(max(0, handover.stepIndex)))
         var state = PlannerState(configurationID: model)
+        // The cache detection model's calls before the handover stay in the run's usage.
+        state.usage = stored.sameScreen?.usage ?? [:]
         state.cachedSteps = done.count
         state.nextStepIndex = handover.stepIndex
         state.dimensions = screen
@@ -196,10 +198,12 @@ enum PromptRuns {
     }
 
     /// `usage_metadata` of a run that replayed its trajectory: every executed step was cached.
-    static func replayUsage(of run: Run) -> JSONObject {
-        let steps = (run.runMessageHistory ?? []).filter {
+    /// Its models are those the cache detection asked (`same-screen`).
+    static func replayUsage(of stored: StoredRun) -> JSONObject {
+        let steps = (stored.run.runMessageHistory ?? []).filter {
             $0.objectValue?["type"] == "step" && $0.objectValue?["status"] == "success"
         }.count
-        return ["models": [:], "total_agentic_steps": 0, "total_cached_steps": .int(Int64(steps))]
+        return PlannerState.usageMetadata(
+            models: stored.sameScreen?.usage ?? [:], agenticSteps: 0, cachedSteps: steps)
     }
 }

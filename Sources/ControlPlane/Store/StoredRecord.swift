@@ -152,6 +152,9 @@ public struct StoredRun: StoredRecord, Hashable {
     /// The model's conversation and the trajectory so far, while a model performs the run
     /// (PLANNER.md); reset by each new attempt's claim.
     public var planner: PlannerState?
+    /// What the cache detection model said of this attempt's checkpoints that did not match,
+    /// and what asking it cost; reset by each new attempt's claim.
+    public var sameScreen: SameScreenChecks?
 
     public init(
         run: Run, pinnedMachineID: String?, assignedMachineID: String? = nil, attempt: Int = 1, sequence: Int64,
@@ -199,5 +202,17 @@ public struct StoredRun: StoredRecord, Hashable {
         case connectionID = "connection_id"
         case stepIndex = "step_index"
         case images, planner
+        case sameScreen = "same_screen"
     }
+}
+
+/// The cache detection model's answers in one attempt of a replayed run (`same-screen`).
+public struct SameScreenChecks: Codable, Sendable, Hashable {
+    /// By step index: a retried call gets the answer already given, and its events are not
+    /// recorded twice.
+    public var answers: [Int: SameScreenResponse] = [:]
+    /// Calls and tokens, by model configuration, for the run's `usage_metadata`.
+    public var usage: [String: ModelUsage] = [:]
+
+    public init() {}
 }

@@ -243,6 +243,10 @@ public struct RunAssignment: Codable, Sendable, Hashable {
     /// Present on a replay whose run has a model: when a checkpoint does not match, the rest of
     /// the task goes to that model (`plan` with `handover`).
     public var fallback: PlannerAssignment?
+    /// Present on a replay whose run has a `cache_detection_model_id`: when a checkpoint does
+    /// not match, that model is asked first whether the screen still shows the recorded state
+    /// (`same-screen`); the screenshots it sees are fitted to this assignment's long side.
+    public var cacheDetection: PlannerAssignment?
 
     public init(
         runID: String, attempt: Int, workflowID: String, workflowName: String?, mainPrompt: String,
@@ -270,6 +274,7 @@ public struct RunAssignment: Codable, Sendable, Hashable {
 
     enum CodingKeys: String, CodingKey {
         case attempt, steps, dimensions, planner, fallback
+        case cacheDetection = "cache_detection"
         case runID = "run_id"
         case workflowID = "workflow_id"
         case workflowName = "workflow_name"

@@ -165,3 +165,60 @@ public struct PlanHandover: Codable, Sendable, Hashable {
         case funcName = "func_name"
     }
 }
+
+/// `POST /v1/agent/runs/{id}/same-screen`: a replayed step's checkpoint did not match, and the
+/// run has a `cache_detection_model_id` (PLANNER.md, Checkpoints and fallback). The server asks
+/// that model whether the screen still shows the state the step was recorded in; when it says
+/// so, the step acts where it was recorded and the replay goes on.
+public struct SameScreenRequest: Codable, Sendable {
+    public var leaseToken: String
+    /// The step whose checkpoint did not match, and its `func_name`.
+    public var stepIndex: Int
+    public var funcName: String
+    /// Run images (`/images`): the checkpoint's crop as recorded, the same region now at the
+    /// crop's size, and the whole screen now at ``imageSize`` (fitted to the assignment's long
+    /// side).
+    public var recordedImageID: String
+    public var regionImageID: String
+    public var screenImageID: String
+    public var imageSize: DisplaySize
+    /// History events recorded before the question, so the history stays in order.
+    public var events: [JSONObject]
+
+    public init(
+        leaseToken: String, stepIndex: Int, funcName: String, recordedImageID: String, regionImageID: String,
+        screenImageID: String, imageSize: DisplaySize, events: [JSONObject]
+    ) {
+        self.leaseToken = leaseToken
+        self.stepIndex = stepIndex
+        self.funcName = funcName
+        self.recordedImageID = recordedImageID
+        self.regionImageID = regionImageID
+        self.screenImageID = screenImageID
+        self.imageSize = imageSize
+        self.events = events
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case events
+        case leaseToken = "lease_token"
+        case stepIndex = "step_index"
+        case funcName = "func_name"
+        case recordedImageID = "recorded_image_id"
+        case regionImageID = "region_image_id"
+        case screenImageID = "screen_image_id"
+        case imageSize = "image_size"
+    }
+}
+
+public struct SameScreenResponse: Codable, Sendable, Hashable {
+    /// True only when the model said the screen shows the recorded state. A model that could
+    /// not be asked, or answered anything else, counts as "not the same": nothing acts blind.
+    public var same: Bool
+    public var reason: String
+
+    public init(same: Bool, reason: String) {
+        self.same = same
+        self.reason = reason
+    }
+}
