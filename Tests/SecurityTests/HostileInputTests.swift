@@ -153,6 +153,39 @@ struct HostileInputTests {
             name: "a body over the limit", path: "/v1/workflows",
             body: .json(["main_prompt": .string(String(repeating: "x", count: (3 << 20) + 10))]), status: 413,
             says: ["larger"]),
+        // Routes without files take 1 MiB although the file routes take 3 MiB here.
+        Case(
+            name: "a PATCH of 2 MiB on a route without files", method: .patch, path: "/v1/workflows/{workflow}",
+            body: .json(["main_prompt": .string(String(repeating: "x", count: 2 << 20))]), status: 413,
+            says: ["larger", "PATCH /v1/workflows/:id", "1 MiB"]),
+        Case(
+            name: "a Content-Length over the limit", path: "/v1/pools",
+            body: .json(["name": "p", "description": .string(String(repeating: "d", count: (1 << 20) + 1))]),
+            status: 413, says: ["larger", "/v1/pools", "1048576 bytes"]),
+        Case(
+            name: "a main_prompt over its limit", path: "/v1/workflows",
+            body: .json(["main_prompt": .string(String(repeating: "x", count: (128 << 10) + 1))]), status: 422,
+            says: ["main_prompt", "131072"]),
+        Case(
+            name: "a PATCH of main_prompt over its limit", method: .patch, path: "/v1/workflows/{workflow}",
+            body: .json(["main_prompt": .string(String(repeating: "é", count: (128 << 10) + 1))]), status: 422,
+            says: ["main_prompt", "131072"]),
+        Case(
+            name: "a workflow name over its limit", path: "/v1/workflows",
+            body: .json(["main_prompt": "x", "name": .string(String(repeating: "n", count: 256))]), status: 422,
+            says: ["name", "255"]),
+        Case(
+            name: "run inputs over their limit on a route where files travel", path: "/v1/runs",
+            body: .json([
+                "workflow_id": "{workflow}", "input_values": ["note": .string(String(repeating: "x", count: 1 << 20))],
+            ]), status: 422, says: ["input_values", "1 MiB"]),
+        Case(
+            name: "a trajectory description over its limit", path: "/v1/trajectories",
+            body: .json([
+                "workflow_id": "{workflow}", "trajectory_data": [["func_name": "screenshot"]],
+                "dimensions": ["width": 1024, "height": 768],
+                "description": .string(String(repeating: "d", count: (16 << 10) + 1)),
+            ]), status: 422, says: ["description", "16384"]),
         Case(
             name: "an upload over the file limit", path: "/v1/agent/runs/{run}/attachments?filename=big.bin",
             body: .bytes(Array(repeating: 65, count: 5000)), status: 413, says: ["limit"],
@@ -201,8 +234,8 @@ struct HostileInputTests {
             status: 400, says: ["{$password}", "type"]),
         Case(
             name: "10,001 steps", path: "/v1/trajectories",
-            body: .json(trajectory(Array(repeating: ["func_name": "screenshot"], count: 10_001))), status: 400,
-            says: ["10000"]),
+            body: .json(trajectory(Array(repeating: ["func_name": "screenshot"], count: 10_001))), status: 422,
+            says: ["trajectory_data", "10000"]),
         Case(
             name: "a text of 1 MiB + 1 byte", path: "/v1/trajectories",
             body: .json(
@@ -211,7 +244,7 @@ struct HostileInputTests {
         Case(
             name: "a PATCH to 10,001 steps", method: .patch, path: "/v1/trajectories/{trajectory}",
             body: .json(["trajectory_data": .array(Array(repeating: ["func_name": "screenshot"], count: 10_001))]),
-            status: 400, says: ["10000"]),
+            status: 422, says: ["trajectory_data", "10000"]),
         Case(
             name: "absurd dimensions", path: "/v1/trajectories",
             body: .json([
