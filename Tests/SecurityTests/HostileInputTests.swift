@@ -327,6 +327,36 @@ struct HostileInputTests {
         }
     }
 
+    @Test("the body limit is the route's: a file route and a completion take 2 MiB, a pool does not")
+    func bodyLimitPerRoute() async throws {
+        try await TestServer.with { server in
+            let world = try await HostileWorld.build(server)
+            let twoMiB = String(repeating: "x", count: 2 << 20)
+            let pool = try await server.post("/v1/pools", ["name": "p", "description": .string(twoMiB)])
+            #expect(pool.status == 413, "\(pool)")
+            #expect(pool.detail?.contains("POST /v1/pools accepts: at most 1 MiB") == true, "\(pool)")
+            let file = Data(repeating: 7, count: 2 << 20).base64EncodedString()
+            let run = try await server.post(
+                "/v1/runs",
+                [
+                    "workflow_id": .string(world.values["workflow"]!),
+                    "file_inputs": [["filename": "scan.bin", "content": .string(file)]],
+                ])
+            #expect(run.status == 201, "\(run)")
+            // A completion carries output_data, which a read_file may fill with 10 MiB.
+            let runID = world.values["run"]!
+            let complete = try await world.agent.request(
+                .post, "/v1/agent/runs/\(runID)/complete",
+                json: [
+                    "lease_token": .string(world.values["lease"]!), "status": "success",
+                    "output_data": ["file": .string(twoMiB)],
+                ])
+            #expect(complete.status == 200, "\(complete)")
+            let finished = try await server.get("/v1/runs/\(runID)").json().objectValue
+            #expect(finished?["output_data"]?.objectValue?["file"]?.stringValue?.utf8.count == 2 << 20)
+        }
+    }
+
     @Test("an expired run image link is refused; the same link worked before")
     func expiredImageLink() async throws {
         try await TestServer.with { server in
