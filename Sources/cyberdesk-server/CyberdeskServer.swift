@@ -78,7 +78,7 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "The URL clients reach this server at, for signed download links (default: the request's Host).")
     var publicURL: String?
 
-    @Option(help: "Largest request body in MiB.")
+    @Option(help: "Largest request body in MiB, on the routes where files travel (others take 1 MiB; docs/LIMITS.md).")
     var maxBodyMb: Int = 100
 
     @Option(help: "Largest file input or attachment in MiB.")

@@ -153,6 +153,39 @@ struct HostileInputTests {
             name: "a body over the limit", path: "/v1/workflows",
             body: .json(["main_prompt": .string(String(repeating: "x", count: (3 << 20) + 10))]), status: 413,
             says: ["larger"]),
+        // Routes without files take 1 MiB although the file routes take 3 MiB here.
+        Case(
+            name: "a PATCH of 2 MiB on a route without files", method: .patch, path: "/v1/workflows/{workflow}",
+            body: .json(["main_prompt": .string(String(repeating: "x", count: 2 << 20))]), status: 413,
+            says: ["larger", "PATCH /v1/workflows/:id", "1 MiB"]),
+        Case(
+            name: "a Content-Length over the limit", path: "/v1/pools",
+            body: .json(["name": "p", "description": .string(String(repeating: "d", count: (1 << 20) + 1))]),
+            status: 413, says: ["larger", "/v1/pools", "1048576 bytes"]),
+        Case(
+            name: "a main_prompt over its limit", path: "/v1/workflows",
+            body: .json(["main_prompt": .string(String(repeating: "x", count: (128 << 10) + 1))]), status: 422,
+            says: ["main_prompt", "131072"]),
+        Case(
+            name: "a PATCH of main_prompt over its limit", method: .patch, path: "/v1/workflows/{workflow}",
+            body: .json(["main_prompt": .string(String(repeating: "é", count: (128 << 10) + 1))]), status: 422,
+            says: ["main_prompt", "131072"]),
+        Case(
+            name: "a workflow name over its limit", path: "/v1/workflows",
+            body: .json(["main_prompt": "x", "name": .string(String(repeating: "n", count: 256))]), status: 422,
+            says: ["name", "255"]),
+        Case(
+            name: "run inputs over their limit on a route where files travel", path: "/v1/runs",
+            body: .json([
+                "workflow_id": "{workflow}", "input_values": ["note": .string(String(repeating: "x", count: 1 << 20))],
+            ]), status: 422, says: ["input_values", "1 MiB"]),
+        Case(
+            name: "a trajectory description over its limit", path: "/v1/trajectories",
+            body: .json([
+                "workflow_id": "{workflow}", "trajectory_data": [["func_name": "screenshot"]],
+                "dimensions": ["width": 1024, "height": 768],
+                "description": .string(String(repeating: "d", count: (16 << 10) + 1)),
+            ]), status: 422, says: ["description", "16384"]),
         Case(
             name: "an upload over the file limit", path: "/v1/agent/runs/{run}/attachments?filename=big.bin",
             body: .bytes(Array(repeating: 65, count: 5000)), status: 413, says: ["limit"],
@@ -201,8 +234,8 @@ struct HostileInputTests {
             status: 400, says: ["{$password}", "type"]),
         Case(
             name: "10,001 steps", path: "/v1/trajectories",
-            body: .json(trajectory(Array(repeating: ["func_name": "screenshot"], count: 10_001))), status: 400,
-            says: ["10000"]),
+            body: .json(trajectory(Array(repeating: ["func_name": "screenshot"], count: 10_001))), status: 422,
+            says: ["trajectory_data", "10000"]),
         Case(
             name: "a text of 1 MiB + 1 byte", path: "/v1/trajectories",
             body: .json(
@@ -211,7 +244,7 @@ struct HostileInputTests {
         Case(
             name: "a PATCH to 10,001 steps", method: .patch, path: "/v1/trajectories/{trajectory}",
             body: .json(["trajectory_data": .array(Array(repeating: ["func_name": "screenshot"], count: 10_001))]),
-            status: 400, says: ["10000"]),
+            status: 422, says: ["trajectory_data", "10000"]),
         Case(
             name: "absurd dimensions", path: "/v1/trajectories",
             body: .json([
@@ -291,6 +324,36 @@ struct HostileInputTests {
             #expect(after == before, "the refused request wrote:\n\(after.difference(from: before))")
             // The server is still answering.
             #expect(try await server.get("/v1/health").status == 200)
+        }
+    }
+
+    @Test("the body limit is the route's: a file route and a completion take 2 MiB, a pool does not")
+    func bodyLimitPerRoute() async throws {
+        try await TestServer.with { server in
+            let world = try await HostileWorld.build(server)
+            let twoMiB = String(repeating: "x", count: 2 << 20)
+            let pool = try await server.post("/v1/pools", ["name": "p", "description": .string(twoMiB)])
+            #expect(pool.status == 413, "\(pool)")
+            #expect(pool.detail?.contains("POST /v1/pools accepts: at most 1 MiB") == true, "\(pool)")
+            let file = Data(repeating: 7, count: 2 << 20).base64EncodedString()
+            let run = try await server.post(
+                "/v1/runs",
+                [
+                    "workflow_id": .string(world.values["workflow"]!),
+                    "file_inputs": [["filename": "scan.bin", "content": .string(file)]],
+                ])
+            #expect(run.status == 201, "\(run)")
+            // A completion carries output_data, which a read_file may fill with 10 MiB.
+            let runID = world.values["run"]!
+            let complete = try await world.agent.request(
+                .post, "/v1/agent/runs/\(runID)/complete",
+                json: [
+                    "lease_token": .string(world.values["lease"]!), "status": "success",
+                    "output_data": ["file": .string(twoMiB)],
+                ])
+            #expect(complete.status == 200, "\(complete)")
+            let finished = try await server.get("/v1/runs/\(runID)").json().objectValue
+            #expect(finished?["output_data"]?.objectValue?["file"]?.stringValue?.utf8.count == 2 << 20)
         }
     }
 

@@ -17,16 +17,19 @@ struct AgentCall: Sendable {
 }
 
 extension APIRouter {
-    /// An endpoint of the agent protocol: machine credentials only, bodies up to `maxBody`.
+    /// An endpoint of the agent protocol: machine credentials only, bodies up to `maxBody`
+    /// (`Limits.bodyBytes` unless given). A `streaming` route reads its body itself, with
+    /// its own limit (uploads: `Limits.maxFileBytes`).
     func addAgent(
-        _ method: HTTPRequest.Method, _ path: String, maxBody: Int = 1 << 20, streaming: Bool = false,
+        _ method: HTTPRequest.Method, _ path: String, maxBody: Int? = nil, streaming: Bool = false,
         _ handler: @escaping @Sendable (AgentCall) async throws -> APIResponse
     ) {
         let app = self.app
+        let route = Route(method: method, path: path, maxBody: maxBody ?? app.limits.maxBody(.small))
         router.on(RouterPath(path), method: method) { request, context -> Response in
             do {
                 let machine = try await Self.authenticateMachine(request, app: app)
-                let body = streaming ? [] : Array(buffer: try await request.body.collect(upTo: maxBody))
+                let body = streaming ? [] : try await Self.collect(request, route: route)
                 let call = APICall(
                     request: request, context: context, organizationID: machine.organizationID, body: body, app: app)
                 return try await handler(AgentCall(api: call, machine: machine, stream: streaming ? request.body : nil))

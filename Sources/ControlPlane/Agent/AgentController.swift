@@ -15,9 +15,11 @@ struct AgentController {
         // Registration is the one agent call authorized by an API key or a one-time token.
         api.router.post("/v1/agent/register") { request, context -> Response in
             do {
-                let body = try await request.body.collect(upTo: 1 << 20)
-                let call = APICall(
-                    request: request, context: context, organizationID: "", body: Array(buffer: body), app: app)
+                let body = try await APIRouter.collect(
+                    request,
+                    route: APIRouter.Route(
+                        method: .post, path: "/v1/agent/register", maxBody: app.limits.maxBody(.small)))
+                let call = APICall(request: request, context: context, organizationID: "", body: body, app: app)
                 return try await Self.registerMachine(call, credential: try APIRouter.bearer(request)).response()
             } catch {
                 return APIResponse.from(error: error).response()
@@ -47,12 +49,15 @@ struct AgentController {
         api.addAgent(.post, "/v1/agent/runs/:id/attachments", streaming: true) { call in
             try await Self.upload(call)
         }
-        // A plan call carries the run's output_data (a read_file may put 10 MiB in it).
-        api.addAgent(.post, "/v1/agent/runs/:id/plan", maxBody: app.limits.maxBodyBytes) { call in
+        // A plan call and a completion carry the run's output_data (a read_file may put
+        // 10 MiB in it), so they take bodies as large as the routes where files travel.
+        api.addAgent(.post, "/v1/agent/runs/:id/plan", maxBody: app.limits.maxBody(.files)) { call in
             try await Self.plan(call)
         }
         api.addAgent(.post, "/v1/agent/runs/:id/same-screen") { call in try await Self.sameScreen(call) }
-        api.addAgent(.post, "/v1/agent/runs/:id/complete") { call in try await Self.complete(call) }
+        api.addAgent(.post, "/v1/agent/runs/:id/complete", maxBody: app.limits.maxBody(.files)) { call in
+            try await Self.complete(call)
+        }
         api.addAgent(.get, "/v1/agent/attachments/:id/content") { call in try await Self.content(call) }
         api.addAgent(.post, "/v1/agent/commands/:id/result", maxBody: app.limits.maxFileBytes) { call in
             let id = try call.api.id()

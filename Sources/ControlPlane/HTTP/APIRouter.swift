@@ -3,11 +3,12 @@ import FoundationEssentials
 import HTTPTypes
 import Hummingbird
 import Logging
+import NIOCore
 
 /// Registers API endpoints on a Hummingbird router. Every endpoint goes through the same
 /// steps: authenticate the API key, replay or reserve its `Idempotency-Key`, collect the
-/// body up to the size limit, run the handler, and turn every error into the status and
-/// body the SDK expects.
+/// body up to the route's size limit (`ControlPlane.Limits.Body`), run the handler, and turn
+/// every error into the status and body the SDK expects.
 struct APIRouter {
     let router: Router<APIContext>
     let app: ControlPlane
@@ -18,14 +19,21 @@ struct APIRouter {
     /// take it over (its server died mid-request).
     static let staleRequestAge: Double = 60
 
-    func add(_ method: HTTPRequest.Method, _ path: String, _ handler: @escaping Handler) {
+    /// An endpoint of the public API. `body` says what its body carries: only routes where
+    /// files travel take `.files`.
+    func add(
+        _ method: HTTPRequest.Method, _ path: String, body: ControlPlane.Limits.Body = .small,
+        _ handler: @escaping Handler
+    ) {
         let app = self.app
+        let route = Route(method: method, path: path, maxBody: app.limits.maxBody(body))
         // A change to machines or pools (availability, pool membership, a session's hold,
         // a new machine) can make a machine eligible for waiting runs without waking it:
         // idle polls look at the store again (`MachineHub.isQuiet`).
         let changesEligibility = method != .get && (path.hasPrefix("/v1/machines") || path.hasPrefix("/v1/pools"))
         router.on(RouterPath(path), method: method) { request, context -> Response in
-            let response = await Self.serve(request: request, context: context, app: app, handler: handler)
+            let response = await Self.serve(
+                request: request, context: context, app: app, route: route, handler: handler)
             if changesEligibility, response.status.code < 300 { app.hub.forgetQuiet() }
             return response
         }
@@ -45,17 +53,39 @@ struct APIRouter {
         }
     }
 
-    static func serve(request: Request, context: APIContext, app: ControlPlane, handler: Handler) async -> Response {
+    /// A registered endpoint, for its body limit and the messages naming it.
+    struct Route: Sendable {
+        var method: HTTPRequest.Method
+        var path: String
+        var maxBody: Int
+    }
+
+    /// The whole body, or 413 naming the route and its limit. A `Content-Length` over the
+    /// limit is refused before any byte is read.
+    static func collect(_ request: Request, route: Route) async throws -> [UInt8] {
+        let refusal = ControlPlaneError.tooLarge(
+            "the request body is larger than \(route.method) \(route.path) accepts: at most \(ControlPlane.Limits.describe(route.maxBody)); files travel only in file_inputs, run attachments and prompt images (docs/LIMITS.md)"
+        )
+        if let length = request.headers[.contentLength].flatMap(Int.init), length > route.maxBody { throw refusal }
+        do {
+            return Array(buffer: try await request.body.collect(upTo: route.maxBody))
+        } catch is NIOTooManyBytesError {
+            throw refusal
+        }
+    }
+
+    static func serve(
+        request: Request, context: APIContext, app: ControlPlane, route: Route, handler: Handler
+    ) async -> Response {
         let started = ContinuousClock.now
         var organizationID: String?
         let response: Response
         do {
             let organization = try await authenticate(request, app: app)
             organizationID = organization
-            let body = try await request.body.collect(upTo: app.limits.maxBodyBytes)
+            let body = try await collect(request, route: route)
             let call = APICall(
-                request: request, context: context, organizationID: organization,
-                body: Array(buffer: body), app: app)
+                request: request, context: context, organizationID: organization, body: body, app: app)
             response = try await idempotent(call, handler: handler)
         } catch {
             let answer = APIResponse.from(error: error)

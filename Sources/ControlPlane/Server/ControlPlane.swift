@@ -69,17 +69,6 @@ public struct ControlPlane: Sendable {
         public var disconnectAfter: Double { Double(2 * pollWait + 10) }
     }
 
-    public struct Limits: Sendable {
-        /// Largest request body (JSON with base64 files included).
-        public var maxBodyBytes: Int
-        /// Largest single file (decoded).
-        public var maxFileBytes: Int
-        public init(maxBodyBytes: Int = 100 << 20, maxFileBytes: Int = 50 << 20) {
-            self.maxBodyBytes = maxBodyBytes
-            self.maxFileBytes = maxFileBytes
-        }
-    }
-
     public init(
         store: any Store, blobs: any BlobStore, vault: Vault, signer: URLSigner, limits: Limits = Limits(),
         publicURL: String? = nil, agentTiming: AgentTiming = AgentTiming(), logger: Logger,

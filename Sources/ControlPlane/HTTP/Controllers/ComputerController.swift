@@ -27,7 +27,9 @@ struct ComputerController {
 
     func register(_ api: APIRouter) {
         for (method, action, noContent) in Self.actions {
-            api.add(method, "/v1/computer/:machine_id/" + action) { call in
+            // fs/write carries a file's content; every other action takes at most 64 KiB.
+            api.add(method, "/v1/computer/:machine_id/" + action, body: action == "fs/write" ? .files : .small) {
+                call in
                 try await Self.relay(
                     call, action: action == "shell/powershell/exec" ? "shell/exec" : action, noContent: noContent)
             }

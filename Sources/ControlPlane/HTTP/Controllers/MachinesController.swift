@@ -11,6 +11,7 @@ struct MachinesController {
                     loc: ["body", "fingerprint"], msg: "String should have at least 1 character",
                     type: "string_too_short")
             }
+            try call.app.limits.check(create.name, field: "name", max: call.app.limits.nameCharacters)
             let time = Timestamp.truncated(call.app.now())
             let id = UUIDText.new()
             let sealed = try call.app.vault.sealAll(
@@ -88,6 +89,8 @@ struct MachinesController {
         api.add(.patch, "/v1/machines/:id") { call in
             let id = try call.id()
             let patch = PatchBody(try call.object())
+            let limits = call.app.limits
+            try limits.check(try patch.string("name") ?? nil, field: "name", max: limits.nameCharacters)
             let time = Timestamp.truncated(call.app.now())
             let machine = try await call.app.store.transaction { tx in
                 guard

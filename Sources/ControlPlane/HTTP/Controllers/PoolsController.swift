@@ -15,6 +15,9 @@ struct PoolsController {
                 throw RequestValidationError(
                     loc: ["body", "name"], msg: "String should have at least 1 character", type: "string_too_short")
             }
+            let limits = call.app.limits
+            try limits.check(create.name, field: "name", max: limits.nameCharacters)
+            try limits.check(create.description, field: "description", max: limits.descriptionCharacters)
             let time = Timestamp.truncated(call.app.now())
             let id = UUIDText.new()
             let sealed = try call.app.vault.sealAll(
@@ -71,6 +74,10 @@ struct PoolsController {
         api.add(.patch, "/v1/pools/:id") { call in
             let id = try call.id()
             let patch = PatchBody(try call.object())
+            let limits = call.app.limits
+            try limits.check(try patch.string("name") ?? nil, field: "name", max: limits.nameCharacters)
+            try limits.check(
+                try patch.string("description") ?? nil, field: "description", max: limits.descriptionCharacters)
             let time = Timestamp.truncated(call.app.now())
             let pool = try await call.app.store.transaction { tx in
                 guard

@@ -10,7 +10,7 @@ struct PromptImagesController {
     static let defaultExpiry = 3600
 
     func register(_ api: APIRouter) {
-        api.add(.post, "/v1/workflows/prompt-image") { call in
+        api.add(.post, "/v1/workflows/prompt-image", body: .files) { call in
             let image = try Self.uploadedImage(call)
             let blobs = call.app.blobs
             let existed = try await blobs.contains(FileBlobStore.digest(image.bytes))

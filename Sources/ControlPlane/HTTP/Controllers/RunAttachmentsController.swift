@@ -22,7 +22,7 @@ struct RunAttachmentsController {
             return try .json(Page(items: page.items, total: page.total, skip: skip, limit: limit))
         }
 
-        api.add(.post, "/v1/run-attachments") { call in
+        api.add(.post, "/v1/run-attachments", body: .files) { call in
             let create = try call.decode(RunAttachmentCreate.self)
             let runID = try requireUUID(create.runID, field: "run_id")
             try RunFactory.checkFilename(create.filename, field: "filename")
@@ -116,7 +116,9 @@ struct RunAttachmentsController {
         api.router.get("/v1/run-attachments/:id/download") { request, context -> Response in
             let query = request.uri.queryParameters
             guard let signature = query["signature"].map(String.init) else {
-                return await APIRouter.serve(request: request, context: context, app: app) { call in
+                let route = APIRouter.Route(
+                    method: .get, path: "/v1/run-attachments/:id/download", maxBody: app.limits.maxBody(.small))
+                return await APIRouter.serve(request: request, context: context, app: app, route: route) { call in
                     try await Self.download(try await Self.fetch(call), app: app)
                 }
             }

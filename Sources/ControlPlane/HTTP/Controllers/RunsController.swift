@@ -4,19 +4,29 @@ import FoundationEssentials
 /// `/v1/runs`: create (single, bulk, chain), read, cancel, retry and delete runs.
 struct RunsController {
     func register(_ api: APIRouter) {
-        api.add(.post, "/v1/runs") { call in
-            let request = try Self.request(try call.decode(RunCreate.self))
+        api.add(.post, "/v1/runs", body: .files) { call in
+            let create = try call.decode(RunCreate.self)
+            let limits = call.app.limits
+            try limits.check(inputs: create.inputValues, field: "input_values")
+            try limits.check(inputs: create.sensitiveInputValues, field: "sensitive_input_values")
+            try limits.check(create.mainPrompt, field: "main_prompt", max: limits.promptCharacters)
+            try limits.check(create.sessionAlias, field: "session_alias", max: limits.nameCharacters)
+            let request = try Self.request(create)
             let runs = try await call.app.runs.create([request], organizationID: call.organizationID)
             await WakePlanner(app: call.app).wake(for: runs)
             return try .json(runs[0].run, status: .created)
         }
 
-        api.add(.post, "/v1/runs/bulk") { call in
+        api.add(.post, "/v1/runs/bulk", body: .files) { call in
             let bulk = try call.decode(RunBulkCreate.self)
-            guard (1...1000).contains(bulk.count) else {
+            let limits = call.app.limits
+            guard (1...limits.runsPerRequest).contains(bulk.count) else {
                 throw RequestValidationError(
-                    loc: ["body", "count"], msg: "Input should be between 1 and 1000", type: "less_than_equal")
+                    loc: ["body", "count"], msg: "Input should be between 1 and \(limits.runsPerRequest)",
+                    type: "less_than_equal")
             }
+            try limits.check(inputs: bulk.inputValues, field: "input_values")
+            try limits.check(inputs: bulk.sensitiveInputValues, field: "sensitive_input_values")
             let single = RunCreate(
                 workflowID: bulk.workflowID, machineID: bulk.machineID, poolIDs: bulk.poolIDs,
                 inputValues: bulk.inputValues, sensitiveInputValues: bulk.sensitiveInputValues,
@@ -30,11 +40,31 @@ struct RunsController {
                 RunBulkCreateResponse(createdRuns: runs.map(\.run), failedCount: 0, errors: []), status: .created)
         }
 
-        api.add(.post, "/v1/runs/chain") { call in
+        api.add(.post, "/v1/runs/chain", body: .files) { call in
             let chain = try call.decode(WorkflowChainCreate.self)
             guard !chain.steps.isEmpty else {
                 throw RequestValidationError(
                     loc: ["body", "steps"], msg: "List should have at least 1 item after validation", type: "too_short")
+            }
+            let limits = call.app.limits
+            guard chain.steps.count <= limits.runsPerRequest else {
+                throw RequestValidationError(
+                    loc: ["body", "steps"],
+                    msg:
+                        "List should have at most \(limits.runsPerRequest) items after validation, not \(chain.steps.count)",
+                    type: "too_long")
+            }
+            try limits.check(inputs: chain.sharedInputs, field: "shared_inputs")
+            try limits.check(inputs: chain.sharedSensitiveInputs, field: "shared_sensitive_inputs")
+            for (index, step) in chain.steps.enumerated() {
+                let loc: (String) -> [JSONValue] = { ["body", "steps", .int(Int64(index)), .string($0)] }
+                try limits.check(inputs: step.inputs, field: "steps[\(index)].inputs", loc: loc("inputs"))
+                try limits.check(
+                    inputs: step.sensitiveInputs, field: "steps[\(index)].sensitive_inputs",
+                    loc: loc("sensitive_inputs"))
+                try limits.check(
+                    step.sessionAlias, field: "steps[\(index)].session_alias", max: limits.nameCharacters,
+                    loc: loc("session_alias"))
             }
             let machineID = try chain.machineID.map { try requireUUID($0, field: "machine_id") }
             let poolIDs = try requireUUIDs(chain.poolIDs, field: "pool_ids")
@@ -116,9 +146,11 @@ struct RunsController {
             return try .json(object)
         }
 
-        api.add(.patch, "/v1/runs/:id") { call in
+        // output_data and run_message_history are documents: they may hold what a read_file read.
+        api.add(.patch, "/v1/runs/:id", body: .document) { call in
             let id = try call.id()
             let patch = PatchBody(try call.object())
+            try call.app.limits.check(inputs: try patch.dictionary("input_values") ?? nil, field: "input_values")
             let requested = try Self.requestedStatus(patch)
             let current = try await Self.fetch(call)
             if current.run.status.isTerminal {
@@ -252,9 +284,13 @@ struct RunsController {
             return try .json(trajectory)
         }
 
-        api.add(.post, "/v1/runs/:id/retry") { call in
+        api.add(.post, "/v1/runs/:id/retry", body: .files) { call in
             let id = try call.id()
             var retry = call.body.isEmpty ? RunRetry() : try call.decode(RunRetry.self)
+            let limits = call.app.limits
+            try limits.check(inputs: retry.inputValues, field: "input_values")
+            try limits.check(inputs: retry.sensitiveInputValues, field: "sensitive_input_values")
+            try limits.check(retry.sessionAlias, field: "session_alias", max: limits.nameCharacters)
             retry.machineID = try retry.machineID.map { try requireUUID($0, field: "machine_id") }
             retry.poolIDs = try requireUUIDs(retry.poolIDs, field: "pool_ids")
             retry.sessionID = try retry.sessionID.map { try requireUUID($0, field: "session_id") }

@@ -4,9 +4,14 @@ import FoundationEssentials
 /// `/v1/trajectories`: recorded steps, validated against STEPS.md on every write.
 struct TrajectoriesController {
     func register(_ api: APIRouter) {
-        api.add(.post, "/v1/trajectories") { call in
+        api.add(.post, "/v1/trajectories", body: .document) { call in
             let create = try call.decode(TrajectoryCreate.self)
             let workflowID = try requireUUID(create.workflowID, field: "workflow_id")
+            let limits = call.app.limits
+            try limits.check(create.name, field: "name", max: limits.nameCharacters)
+            try limits.check(create.description, field: "description", max: limits.descriptionCharacters)
+            try limits.check(inputs: create.originalInputValues, field: "original_input_values")
+            try limits.check(trajectoryData: create.trajectoryData)
             try Self.checkDimensions(create.dimensions)
             try Self.validate(create.trajectoryData, dimensions: create.dimensions)
             let time = Timestamp.truncated(call.app.now())
@@ -66,11 +71,16 @@ struct TrajectoriesController {
             try .json(try await Self.fetch(call))
         }
 
-        api.add(.patch, "/v1/trajectories/:id") { call in
+        api.add(.patch, "/v1/trajectories/:id", body: .document) { call in
             let id = try call.id()
             let patch = PatchBody(try call.object())
             let newSteps = try patch.array("trajectory_data")
             let newDimensions = try patch.dictionary("dimensions")
+            let limits = call.app.limits
+            try limits.check(try patch.string("name") ?? nil, field: "name", max: limits.nameCharacters)
+            try limits.check(
+                try patch.string("description") ?? nil, field: "description", max: limits.descriptionCharacters)
+            if case .some(let steps?) = newSteps { try limits.check(trajectoryData: steps) }
             if case .some(let steps?) = newSteps { try Self.validate(steps, dimensions: nil) }
             if case .some(let dimensions?) = newDimensions { try Self.checkDimensions(dimensions) }
             let time = Timestamp.truncated(call.app.now())

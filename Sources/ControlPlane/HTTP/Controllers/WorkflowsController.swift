@@ -6,6 +6,9 @@ struct WorkflowsController {
     func register(_ api: APIRouter) {
         api.add(.post, "/v1/workflows") { call in
             let create = try call.decode(WorkflowCreate.self)
+            try Self.checkSizes(
+                name: create.name, prompt: create.mainPrompt, inputSchema: create.inputSchema,
+                outputSchema: create.outputSchema, limits: call.app.limits)
             try Self.checkSchema(create.inputSchema, field: "input_schema")
             try Self.checkSchema(create.outputSchema, field: "output_schema")
             let time = Timestamp.truncated(call.app.now())
@@ -51,6 +54,11 @@ struct WorkflowsController {
         api.add(.patch, "/v1/workflows/:id") { call in
             let id = try call.id()
             let patch = PatchBody(try call.object())
+            // Before anything is read or written: an oversized field leaves no old version.
+            try Self.checkSizes(
+                name: try patch.string("name") ?? nil, prompt: try patch.string("main_prompt") ?? nil,
+                inputSchema: try patch.string("input_schema") ?? nil,
+                outputSchema: try patch.string("output_schema") ?? nil, limits: call.app.limits)
             let time = Timestamp.truncated(call.app.now())
             let workflow = try await call.app.store.transaction { tx in
                 guard
@@ -170,6 +178,16 @@ struct WorkflowsController {
 
     static func fetch(_ call: APICall) async throws -> Workflow {
         try await call.record(Workflow.self, named: "workflow")
+    }
+
+    /// The text fields of a workflow against their limits (docs/LIMITS.md).
+    static func checkSizes(
+        name: String?, prompt: String?, inputSchema: String?, outputSchema: String?, limits: ControlPlane.Limits
+    ) throws {
+        try limits.check(name, field: "name", max: limits.nameCharacters)
+        try limits.check(prompt, field: "main_prompt", max: limits.promptCharacters)
+        try limits.check(inputSchema, field: "input_schema", max: limits.schemaCharacters)
+        try limits.check(outputSchema, field: "output_schema", max: limits.schemaCharacters)
     }
 
     /// A schema must parse when it is given, so a run never fails on a broken schema later.
