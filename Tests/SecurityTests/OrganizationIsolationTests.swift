@@ -240,6 +240,15 @@ struct OrganizationIsolationTests {
             "POST /v1/agent/runs/{id}/secrets/{name}": [
                 Probe(path: "/v1/agent/runs/{run}/secrets/password", json: ["lease_token": "{lease}"], caller: .machine)
             ],
+            "POST /v1/agent/runs/{id}/same-screen": [
+                Probe(
+                    path: "/v1/agent/runs/{run}/same-screen",
+                    json: [
+                        "lease_token": "{lease}", "step_index": 0, "func_name": "click", "recorded_image_id": "x",
+                        "region_image_id": "x", "screen_image_id": "x",
+                        "image_size": ["width": 1280, "height": 800], "events": [["func_name": "stolen"]],
+                    ], caller: .machine)
+            ],
             "POST /v1/agent/runs/{id}/plan": [
                 Probe(
                     path: "/v1/agent/runs/{run}/plan",
