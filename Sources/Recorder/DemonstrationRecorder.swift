@@ -93,8 +93,9 @@ public actor DemonstrationRecorder {
     private var steps: [JSONValue] = []
     private var latencies: [Int64] = []
 
-    public init(desktop: any Desktop, displayName: String, settings: Settings = Settings(), templater: TypedTextTemplater)
-    {
+    public init(
+        desktop: any Desktop, displayName: String, settings: Settings = Settings(), templater: TypedTextTemplater
+    ) {
         self.desktop = desktop
         self.displayName = displayName
         self.settings = settings

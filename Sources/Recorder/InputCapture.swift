@@ -109,12 +109,14 @@ final class InputCapture: Sendable {
             throw .recordFailed("the X server refused to enable the RECORD context")
         }
         let loop = CaptureLoop(
-            control: control, data: data, context: context, sink: closure, tickMilliseconds: Int32(
+            control: control, data: data, context: context, sink: closure,
+            tickMilliseconds: Int32(
                 tick.components.seconds * 1000 + tick.components.attoseconds / 1_000_000_000_000_000),
             wakeFD: wakePipe.read, deliver: deliver)
-        let capture = Unmanaged.passRetained(Runner { [stopFlag] in
-            loop.run { stopFlag.raised.load(ordering: .acquiring) }
-        })
+        let capture = Unmanaged.passRetained(
+            Runner { [stopFlag] in
+                loop.run { stopFlag.raised.load(ordering: .acquiring) }
+            })
         var thread = pthread_t()
         var attributes = pthread_attr_t()
         pthread_attr_init(&attributes)
@@ -186,7 +188,9 @@ final class RecordSink {
             inputs.append(.key(resolver.resolve(keycode: detail, isPress: type == KeyPress, time: time)))
         case ButtonPress, ButtonRelease:
             inputs.append(
-                .button(ButtonInput(time: time, button: Int(detail), isPress: type == ButtonPress, point: .init(x: x, y: y))))
+                .button(
+                    ButtonInput(time: time, button: Int(detail), isPress: type == ButtonPress, point: .init(x: x, y: y))
+                ))
         case MotionNotify:
             inputs.append(.motion(time: time, point: .init(x: x, y: y)))
         default:
@@ -283,7 +287,8 @@ final class CaptureLoop {
         if keymapChanged { sink.resolver.reload() }
         sink.localNow = monotonicMilliseconds()
         XRecordProcessReplies(data)
-        let batch = InputCapture.Batch(inputs: sink.inputs, localTime: sink.localNow, clockOffset: sink.minimumOffset, started: sink.started)
+        let batch = InputCapture.Batch(
+            inputs: sink.inputs, localTime: sink.localNow, clockOffset: sink.minimumOffset, started: sink.started)
         sink.inputs.removeAll(keepingCapacity: true)
         sink.minimumOffset = nil
         deliver(batch)

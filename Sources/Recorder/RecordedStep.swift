@@ -45,8 +45,10 @@ public struct RecordedStep: Sendable, Hashable {
         case .click(let point, let button, let clicks):
             step = [
                 "func_name": "click",
-                "kwargs": ["x": .int(Int64(point.x)), "y": .int(Int64(point.y)), "button": .string(button.rawValue),
-                    "clicks": .int(Int64(clicks))],
+                "kwargs": [
+                    "x": .int(Int64(point.x)), "y": .int(Int64(point.y)), "button": .string(button.rawValue),
+                    "clicks": .int(Int64(clicks)),
+                ],
             ]
         case .drag(let from, let to, let button):
             step = [

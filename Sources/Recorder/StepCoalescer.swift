@@ -59,7 +59,9 @@ public struct StepCoalescer: Sendable {
                     guard key == nil else {
                         throw .badStopChord(text, reason: "it names two keys that are not modifiers")
                     }
-                    guard KeyVocabulary.isKnown(name) else { throw .badStopChord(text, reason: "unknown key '\(name)'") }
+                    guard KeyVocabulary.isKnown(name) else {
+                        throw .badStopChord(text, reason: "unknown key '\(name)'")
+                    }
                     key = other
                 }
             }
@@ -76,7 +78,8 @@ public struct StepCoalescer: Sendable {
         }
 
         func matches(_ key: KeyInput) -> Bool {
-            key.modifiers.intersection([.ctrl, .alt, .shift, .super]) == modifiers && Self.canonical(key.name) == self.key
+            key.modifiers.intersection([.ctrl, .alt, .shift, .super]) == modifiers
+                && Self.canonical(key.name) == self.key
         }
     }
 
@@ -272,10 +275,12 @@ public struct StepCoalescer: Sendable {
         case .keys(let chords):
             out.append(RecordedStep(.key(chords.joined(separator: " ")), decidedAt: time))
         case .click(let point, let button, let clicks, _, let checkpoint):
-            out.append(RecordedStep(.click(point, button: button, clicks: clicks), checkpoint: checkpoint, decidedAt: time))
+            out.append(
+                RecordedStep(.click(point, button: button, clicks: clicks), checkpoint: checkpoint, decidedAt: time))
             lastClick = point
         case .scroll(let direction, let amount, let point, let checkpoint):
-            out.append(RecordedStep(.scroll(direction, amount: amount, at: point), checkpoint: checkpoint, decidedAt: time))
+            out.append(
+                RecordedStep(.scroll(direction, amount: amount, at: point), checkpoint: checkpoint, decidedAt: time))
         }
     }
 

@@ -34,7 +34,8 @@ struct Record: AsyncParsableCommand {
     @Option(help: "The chord that ends the recording; it is not recorded.") var stopKey = "ctrl+alt+shift+s"
     @Option(help: "NAME=VALUE: typed text equal to VALUE is written {NAME} (repeatable).") var input: [String] = []
     @Option(
-        help: "NAME=FILE: typed text equal to the file's content (one trailing newline dropped) is written {$NAME} (repeatable)."
+        help:
+            "NAME=FILE: typed text equal to the file's content (one trailing newline dropped) is written {$NAME} (repeatable)."
     )
     var secretFile: [String] = []
     @Option(help: "Pauses longer than this many seconds become wait steps.") var waitThreshold = 2.0
@@ -152,8 +153,10 @@ struct Record: AsyncParsableCommand {
                 let id = try await client.createTrajectory(
                     TrajectoryCreate(
                         workflowID: workflow, trajectoryData: result.steps,
-                        dimensions: ["width": .int(Int64(result.dimensions.width)),
-                            "height": .int(Int64(result.dimensions.height))],
+                        dimensions: [
+                            "width": .int(Int64(result.dimensions.width)),
+                            "height": .int(Int64(result.dimensions.height)),
+                        ],
                         name: name, isApproved: false))
                 printError("cyberdesk-agent: uploaded trajectory \(id) (unapproved) for workflow \(workflow)")
             } catch {

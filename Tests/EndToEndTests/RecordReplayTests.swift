@@ -67,7 +67,8 @@ struct RecordReplayTests {
         let steps = try Trajectory.validate(uploaded["trajectory_data"]?.arrayValue ?? [])
         #expect(
             steps == [
-                .click(x: 100, y: 100, button: .left, clicks: 1), .type(text: "{patient}"), .key(text: "tab", down: nil),
+                .click(x: 100, y: 100, button: .left, clicks: 1), .type(text: "{patient}"),
+                .key(text: "tab", down: nil),
                 .type(text: "{$password}"), .key(text: "enter", down: nil),
             ])
         let id = try #require(uploaded["id"]?.stringValue)
@@ -90,7 +91,9 @@ struct RecordReplayTests {
                     "sensitive_input_values": ["password": .string(System.secret)],
                 ], expect: 201)
             let ended = try await system.waitForRun(try #require(run["id"]?.stringValue))
-            #expect(ended["status"]?.stringValue == "success", "\(ended["error"] ?? .null)\n\(system.agentLog.suffix(2000))")
+            #expect(
+                ended["status"]?.stringValue == "success", "\(ended["error"] ?? .null)\n\(system.agentLog.suffix(2000))"
+            )
             #expect(await xterm.waitForText(endingWith: "\n") == "Zoë Ångström\t\(System.secret)\n")
         }
     }
@@ -104,7 +107,8 @@ struct RecordReplayTests {
             try await system.startAgent(machineID: machineID)
             let xterm = try await XtermCat(on: system.xvfb, banner: Self.banner, geometry: "80x24+0+0")
             // Something else covers where the person clicked.
-            let cover = try TestWindow(display: system.display, x: 20, y: 60, width: 200, height: 90, background: 0x3366CC)
+            let cover = try TestWindow(
+                display: system.display, x: 20, y: 60, width: 200, height: 90, background: 0x3366CC)
             let run = try await system.call(
                 .POST, "/v1/runs",
                 json: [

@@ -88,7 +88,8 @@ extension RecorderOnXvfb {
             let directory = try temporaryDirectory()
             defer { try? FileManager.default.removeItem(at: directory) }
             let output = directory.appendingPathComponent("out.json")
-            let (child, stdout) = try await startRecord(on: server, directory: directory, arguments: ["-o", output.path])
+            let (child, stdout) = try await startRecord(
+                on: server, directory: directory, arguments: ["-o", output.path])
             try await xdotool(server, "type hello␣world ; key ctrl+s")
             // The line for the type step is printed once the chord that follows decided it.
             let printed = await eventually {

@@ -187,7 +187,8 @@ private func actions(_ steps: [RecordedStep]) -> [RecordedStep.Action] { steps.m
         let steps = script.coalesce().steps
         #expect(
             actions(steps) == [
-                .scroll(.down, amount: 5, at: Point(x: 640, y: 400)), .scroll(.up, amount: 1, at: Point(x: 640, y: 400)),
+                .scroll(.down, amount: 5, at: Point(x: 640, y: 400)),
+                .scroll(.up, amount: 1, at: Point(x: 640, y: 400)),
                 .click(Point(x: 10, y: 10), button: .left, clicks: 1),
             ])
         #expect(steps[0].checkpoint == CheckpointRequest(point: Point(x: 640, y: 400), time: first))
@@ -286,7 +287,9 @@ private func actions(_ steps: [RecordedStep]) -> [RecordedStep.Action] { steps.m
     }
 
     @Test func badNamesAndEmptyValuesAreRefused() {
-        #expect(throws: RecorderError.self) { try TypedTextTemplater([.init(name: "a b", value: "x", isSecret: false)]) }
+        #expect(throws: RecorderError.self) {
+            try TypedTextTemplater([.init(name: "a b", value: "x", isSecret: false)])
+        }
         #expect(throws: RecorderError.self) { try TypedTextTemplater([.init(name: "a", value: "", isSecret: true)]) }
     }
 }
