@@ -103,6 +103,12 @@ struct Record: AsyncParsableCommand {
             }
         }
 
+        // XRecord sees the agent's XTest input like a person's: say so when this machine's
+        // daemon reports a run in progress (its status file; it may be stale after a crash).
+        if let state = try? options.settings().stateDir, let run = StateDirectory(path: state).status()?.currentRun {
+            printError(
+                "cyberdesk-agent: warning: the agent reports run \(run) in progress; its input would be recorded too")
+        }
         for number in [SIGINT, SIGTERM] { signal(number, SIG_IGN) }
         let displayName = display ?? getenv("DISPLAY").map { String(cString: $0) } ?? ""
         let desktop: X11Desktop
