@@ -13,6 +13,7 @@ let package = Package(
         .library(name: "Agent", targets: ["Agent"]),
         .library(name: "SystemdSupport", targets: ["SystemdSupport"]),
         .library(name: "Planner", targets: ["Planner"]),
+        .library(name: "Recorder", targets: ["Recorder"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -29,6 +30,9 @@ let package = Package(
     targets: [
         // One C module per system library; macros and setjmp-based error handling live in shim.h.
         .systemLibrary(name: "CX11", pkgConfig: "x11 xtst xext xrandr xfixes"),
+        // libxkbcommon (+ its X11 keymap loader and Xlib's XCB bridge): the recorder's keyboard
+        // state machine and compose (dead keys), fed with recorded key events.
+        .systemLibrary(name: "CXKBCommon", pkgConfig: "xkbcommon xkbcommon-x11 x11-xcb"),
         .systemLibrary(name: "CPNG", pkgConfig: "libpng"),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib"),
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3"),
@@ -59,11 +63,18 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // `cyberdesk-agent record`: a person's demonstration captured with XRecord, keys
+        // resolved with the live keymap, events coalesced into trajectory steps.
+        .target(
+            name: "Recorder",
+            dependencies: ["Desktop", "CyberdeskAPI", "CX11", "CXKBCommon"]
+        ),
         .executableTarget(
             name: "cyberdesk-agent",
             dependencies: [
                 "Desktop",
                 "Agent",
+                "Recorder",
                 "SystemdSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
@@ -171,6 +182,10 @@ let package = Package(
         .testTarget(
             name: "DesktopTests",
             dependencies: ["Desktop", "CX11", "TestSupport"]
+        ),
+        .testTarget(
+            name: "RecorderTests",
+            dependencies: ["Recorder", "Desktop", "CyberdeskAPI", "CX11", "TestSupport"]
         ),
         .testTarget(
             name: "AgentTests",

@@ -12,7 +12,7 @@ struct CyberdeskAgent: AsyncParsableCommand {
         subcommands: [
             Join.self, RunDaemon.self, Status.self, ResetIdentity.self,
             Doctor.self, Screenshot.self, Dimensions.self, Position.self, Move.self, Click.self,
-            Drag.self, Scroll.self, TypeText.self, Key.self, Clipboard.self, Release.self,
+            Drag.self, Scroll.self, TypeText.self, Key.self, Clipboard.self, Release.self, Record.self,
         ]
     )
 }

@@ -12,9 +12,6 @@ import Desktop
 /// (templates, secrets at type-time, confinement, history, cancel), one answer at a time:
 /// screenshot → `plan` → steps → screenshot → … until the server says how the run ends.
 extension RunExecutor {
-    /// The crop recorded with a step that acts at a point (STEPS.md, Checkpoints).
-    static let checkpointSize = (width: 128, height: 64)
-
     /// - Parameters:
     ///   - startIndex: the first step index (after a replay's steps, on a handover).
     ///   - handover: sent with the first call when a replay hands the rest of the task over.
@@ -150,22 +147,20 @@ extension RunExecutor {
         }
     }
 
-    /// A crop of about 128×64 around `point` (clipped to the screen) as a checkpoint:
+    /// The recorded crop around `point` (`Checkpoint.recordedRegion`: 128×64, clipped to the
+    /// screen), shared with `cyberdesk-agent record`, as a checkpoint:
     /// `{region: [x, y, w, h], png: base64, threshold, timeout}` in screen coordinates. Nil
     /// when the screen cannot be read (the step still runs; it is only recorded without one).
     static func checkpoint(desktop: any Desktop, at point: Point) async -> JSONObject? {
-        let size = checkpointSize
-        let region = Rect(
-            x: point.x - size.width / 2, y: point.y - size.height / 2, width: size.width, height: size.height)
-        guard let shot = try? await desktop.screenshot(ScreenshotOptions(region: region)) else { return nil }
-        return [
-            "region": [
-                .int(Int64(shot.source.x)), .int(Int64(shot.source.y)), .int(Int64(shot.source.width)),
-                .int(Int64(shot.source.height)),
-            ],
-            "png": .string(Data(shot.png).base64EncodedString()),
-            "threshold": .double(0.05),
-            "timeout": .double(10),
-        ]
+        guard let screen = try? await desktop.dimensions(),
+            let region = Checkpoint.recordedRegion(
+                x: point.x, y: point.y, screenWidth: screen.width, screenHeight: screen.height),
+            let shot = try? await desktop.screenshot(
+                ScreenshotOptions(region: Rect(x: region.x, y: region.y, width: region.width, height: region.height)))
+        else { return nil }
+        let checkpoint = Checkpoint(
+            x: shot.source.x, y: shot.source.y, width: shot.source.width, height: shot.source.height, png: shot.png,
+            threshold: Checkpoint.defaultThreshold, timeout: Checkpoint.defaultTimeout)
+        return checkpoint.json.objectValue
     }
 }

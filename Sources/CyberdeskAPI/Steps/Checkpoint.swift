@@ -133,3 +133,35 @@ extension Trajectory {
         return result
     }
 }
+
+extension Checkpoint {
+    /// The size of the crop recorded with a step that acts at a point, by a model run and by
+    /// `cyberdesk-agent record` alike: enough to recognize a button or a field and its label.
+    public static let recordedWidth = 128
+    public static let recordedHeight = 64
+
+    /// The recorded crop's region for a step acting at `x, y` on a `screenWidth` ×
+    /// `screenHeight` screen: centred there, clipped to the screen (smaller at its edges).
+    /// Nil when the point is off the screen.
+    public static func recordedRegion(x: Int, y: Int, screenWidth: Int, screenHeight: Int)
+        -> (x: Int, y: Int, width: Int, height: Int)?
+    {
+        guard x >= 0, y >= 0, x < screenWidth, y < screenHeight else { return nil }
+        let x0 = max(0, x - recordedWidth / 2)
+        let y0 = max(0, y - recordedHeight / 2)
+        let x1 = min(screenWidth, x - recordedWidth / 2 + recordedWidth)
+        let y1 = min(screenHeight, y - recordedHeight / 2 + recordedHeight)
+        guard x1 > x0, y1 > y0 else { return nil }
+        return (x0, y0, x1 - x0, y1 - y0)
+    }
+
+    /// The `checkpoint` object of a step (STEPS.md): `{region, png (base64), threshold, timeout}`.
+    public var json: JSONValue {
+        .object([
+            "region": .array([.int(Int64(x)), .int(Int64(y)), .int(Int64(width)), .int(Int64(height))]),
+            "png": .string(Data(png).base64EncodedString()),
+            "threshold": .double(threshold),
+            "timeout": .double(timeout),
+        ])
+    }
+}
