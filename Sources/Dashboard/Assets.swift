@@ -86,6 +86,7 @@ enum Assets {
         .secret-row { display: flex; gap: .4rem; align-items: center; flex-wrap: wrap; margin: .25rem 0; }
         .errors li { color: var(--bad); }
         nav.pages { display: flex; gap: 1rem; align-items: center; margin: .8rem 0; }
+        ul.versions { list-style: none; padding: 0; }
         ul.counts { list-style: none; display: flex; gap: 1rem; padding: 0; }
         ul.counts a { text-decoration: none; color: var(--fg); }
         """

@@ -372,9 +372,9 @@ enum Templates {
           <button type="submit" data-testid="save-workflow">Save workflow</button>
         </form>
         <h2>Versions</h2>
-        <ol class="versions" reversed>
+        <ul class="versions">
         {{#versions}}<li><details><summary>Version {{version}}{{#is_current}} (current){{/is_current}} · <time datetime="{{updated_at}}">{{updated_at}}</time> · {{name}}</summary><pre>{{main_prompt}}</pre></details></li>{{/versions}}
-        </ol>
+        </ul>
         <h2>Remove</h2>
         <form method="post" action="/workflows/{{id}}/delete" data-confirm="Delete this workflow with its runs and trajectories?">{{> csrf}}<button type="submit" class="danger">Delete workflow</button></form>
         </section>

@@ -28,6 +28,14 @@ def all_by_testid(driver, name):
     return driver.find_elements(By.CSS_SELECTOR, f"[data-testid={name}]")
 
 
+def text_of(driver, name) -> str:
+    """The text of the first element with the test id, read in one script (a page that is
+    being replaced leaves no stale element behind); '' when there is none."""
+    return driver.execute_script(
+        "const e = document.querySelector(`[data-testid=${arguments[0]}]`); return e ? e.innerText.trim() : ''",
+        name)
+
+
 def unique(prefix: str) -> str:
     return f"{prefix} {uuid.uuid4().hex[:8]}"
 
@@ -60,8 +68,10 @@ def start_run_from_page(driver, dashboard_url, workflow_id, machine_id, inputs=N
 
 
 def run_status(driver) -> str:
-    elements = all_by_testid(driver, "run-status")
-    return elements[0].text.strip() if elements else ""
+    """The run page's status, read in one script: the live part may be replaced between a
+    lookup and a read."""
+    return driver.execute_script(
+        "const e = document.querySelector('[data-testid=run-status]'); return e ? e.textContent.trim() : ''")
 
 
 # ----- sign-in -------------------------------------------------------------------------
@@ -73,7 +83,7 @@ def test_sign_in_with_a_wrong_key_shows_a_message_and_the_right_key_opens_the_da
     browser.get(dashboard_url + "/")
     by_testid(browser, "api-key").send_keys("cdk_not-a-real-key")
     by_testid(browser, "sign-in").click()
-    message = wait_for(lambda: all_by_testid(browser, "sign-in-error"), 10, "the sign-in error")[0].text
+    message = wait_for(lambda: text_of(browser, "sign-in-error"), 10, "the sign-in error")
     assert "not valid" in message
     assert not all_by_testid(browser, "sign-out")
     # The wrong key answered 401, which Chromium logs; that one line is expected.
@@ -214,7 +224,7 @@ def test_a_run_started_from_the_workflow_page_reaches_success_live_with_output_a
     wait_for(lambda: run_status(driver) == "success", 90, "the run page to show success")
     # No reload happened: the marker set on the page is still there.
     assert driver.execute_script("return window.__sameDocument") == "yes"
-    assert json.loads(by_testid(driver, "run-output").text) == {"patient": "Ada Lovelace"}
+    assert json.loads(text_of(driver, "run-output")) == {"patient": "Ada Lovelace"}
     # The live part may be replaced once more, so the image is looked up afresh each time.
     decoded = """
         const image = document.querySelector('[data-testid=run-image]');
@@ -266,13 +276,49 @@ def test_approving_a_trajectory_in_the_browser_makes_the_next_run_replay_it(sign
     assert [step.text.split("\n")[0] for step in steps] == ["1. wait", "2. set_output"]
     screenshot(driver, "trajectory")
     by_testid(driver, "approve-trajectory").click()
-    wait_for(lambda: "approved" == by_testid(driver, "trajectory-approved").text, 10, "the approved badge")
+    wait_for(lambda: text_of(driver, "trajectory-approved") == "approved", 10, "the approved badge")
     assert api.get(f"/v1/trajectories/{trajectory['id']}").json()["is_approved"] is True
 
     run_id = start_run_from_page(driver, dashboard_url, workflow["id"], machine["id"])
     wait_for(lambda: run_status(driver) in FINAL, 60, "the run to finish")
     assert run_status(driver) == "success"
-    assert json.loads(by_testid(driver, "run-output").text) == {"replayed": "yes"}
+    assert json.loads(text_of(driver, "run-output")) == {"replayed": "yes"}
+
+
+def tiny_png(width: int, height: int) -> bytes:
+    """An RGB PNG of a red-to-blue gradient, made here so the test needs no image library."""
+    import struct
+    import zlib
+
+    rows = b"".join(b"\x00" + b"".join(bytes((255 * x // width, 40, 255 * y // height)) for x in range(width))
+                    for y in range(height))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+
+
+def test_a_trajectory_shows_its_steps_in_order_with_their_checkpoint_crops(signed_in, dashboard_url, api):
+    import base64
+
+    driver = signed_in
+    crop = base64.b64encode(tiny_png(48, 24)).decode()
+    _, trajectory = workflow_with_trajectory(api, [
+        {"func_name": "click", "args": [100, 120],
+         "checkpoint": {"region": [76, 108, 48, 24], "png": crop, "threshold": 0.05, "timeout": 5}},
+        {"func_name": "type", "args": ["hello"]},
+    ], approved=False, name=unique("With checkpoint"))
+    driver.get(f"{dashboard_url}/trajectories/{trajectory['id']}")
+    steps = all_by_testid(driver, "trajectory-step")
+    assert [step.text.split("\n")[0] for step in steps] == ["1. click", "2. type"]
+    size = wait_for(lambda: driver.execute_script("""
+        const image = document.querySelector('[data-testid=trajectory-step] img');
+        return image && image.complete && image.naturalWidth ? [image.naturalWidth, image.naturalHeight] : null;"""),
+        10, "the checkpoint crop to decode")
+    assert size == [48, 24]
+    assert not steps[1].find_elements(By.TAG_NAME, "img")
 
 
 # ----- security --------------------------------------------------------------------------------
@@ -355,7 +401,7 @@ def test_pools_settings_and_the_overview_render(signed_in, dashboard_url, machin
     driver.get(dashboard_url + "/settings")
     driver.find_element(By.ID, "key-name").send_keys("from the dashboard")
     driver.find_element(By.CSS_SELECTOR, "form[action='/settings/keys'] button").click()
-    key = wait_for(lambda: all_by_testid(driver, "new-api-key"), 10, "the new key")[0].text
+    key = wait_for(lambda: text_of(driver, "new-api-key"), 10, "the new key")
     assert key.startswith("cdk_")
     driver.get(dashboard_url + "/settings")
     assert key not in driver.page_source  # shown once
