@@ -149,6 +149,11 @@ struct RunPages {
         if let workflow = try? await api.get("/v1/workflows/\(workflowID)"), let name = workflow.objectValue?["name"] {
             data["workflowName"] = name.stringValue ?? ""
         }
+        if let machineID = run["machine_id"]?.stringValue {
+            let machine = (try? await api.get("/v1/machines/\(machineID)"))?.objectValue ?? [:]
+            data["machineName"] =
+                machine["name"]?.stringValue ?? machine["hostname"]?.stringValue ?? String(machineID.prefix(8))
+        }
         data["outputJSON"] = Views.pretty(run["output_data"])
         data["inputJSON"] = Views.pretty(run["input_values"])
         data["errors"] = run["error"]?.arrayValue?.compactMap(\.stringValue) ?? []

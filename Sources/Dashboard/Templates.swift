@@ -440,7 +440,7 @@ enum Templates {
     static let runLive = """
         <div class="run-head" data-final="{{#isFinal}}1{{/isFinal}}{{^isFinal}}0{{/isFinal}}">
           <p>Status: <span class="badge status-{{status}}" data-testid="run-status">{{status}}</span>
-          {{#machine_id}} on <a href="/machines/{{machine_id}}">machine {{machine_id}}</a>{{/machine_id}}</p>
+          {{#machine_id}} on <a href="/machines/{{machine_id}}">{{machineName}}</a>{{/machine_id}}</p>
           <p class="muted">Created <time datetime="{{created_at}}">{{created_at}}</time>{{#started_at}} · started <time datetime="{{started_at}}">{{started_at}}</time>{{/started_at}}{{#ended_at}} · ended <time datetime="{{ended_at}}">{{ended_at}}</time>{{/ended_at}}</p>
           <div class="actions">
           {{#canCancel}}<form method="post" action="/runs/{{id}}/cancel" class="inline">{{> csrf}}<button type="submit" class="danger" data-testid="cancel-run">Cancel run</button></form>{{/canCancel}}
