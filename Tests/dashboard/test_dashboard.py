@@ -234,10 +234,23 @@ def test_a_run_started_from_the_workflow_page_reaches_success_live_with_output_a
     assert wait_for(lambda: driver.execute_script(decoded), 20, "the run's screenshot to decode") == 1280
     screenshot(driver, "run")
 
-    driver.get(dashboard_url + f"/runs?workflow_id={workflow['id']}")
+    driver.get(dashboard_url + f"/runs?workflow_id={workflow['id']}&status=success")
     rows = all_by_testid(driver, "run-row")
     assert len(rows) == 1 and "success" in rows[0].text
     screenshot(driver, "runs")
+    driver.get(dashboard_url + f"/runs?workflow_id={workflow['id']}&status=error")
+    assert not all_by_testid(driver, "run-row")
+    assert "No run matches these filters" in driver.find_element(By.TAG_NAME, "main").text
+
+    # Retry from the finished run's page: the retried run runs again and succeeds.
+    first_end = api.get(f"/v1/runs/{run_id}").json()["ended_at"]
+    driver.get(f"{dashboard_url}/runs/{run_id}")
+    driver.execute_script("window.__beforeRetry = 'yes'")
+    by_testid(driver, "retry-run").click()
+    wait_for(lambda: driver.execute_script("return window.__beforeRetry") is None, 20, "the page after the retry")
+    wait_for(lambda: text_of(driver, "run-status") == "success", 90, "the retried run to succeed")
+    assert api.get(f"/v1/runs/{run_id}").json()["ended_at"] > first_end
+    assert json.loads(text_of(driver, "run-output")) == {"patient": "Ada Lovelace"}
 
 
 def test_cancel_from_the_run_page_reaches_the_machine(signed_in, dashboard_url, api, machine, tmp_path):
