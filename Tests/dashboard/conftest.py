@@ -29,6 +29,9 @@ START_TIMEOUT = 60.0
 
 # Replicas share a PostgreSQL database; on the embedded SQLite store there is one server.
 collect_ignore = [] if os.environ.get("CYBERDESK_SDK_POSTGRES_URL") else ["test_replicas.py"]
+# A measurement, run by scripts/bench-dashboard only.
+if os.environ.get("CYBERDESK_BENCH_DASHBOARD") != "1":
+    collect_ignore.append("test_bench_live_screen.py")
 SERVER_KEY = pytest.StashKey[RunningServer]()
 
 
