@@ -41,7 +41,7 @@ struct MachinePages {
                 item["checked"] = member.contains(pool["id"]?.stringValue ?? "")
                 return item
             }
-            let runs = Views.items(try await api.get("/v1/runs?machine_id=\(id)&sort_mode=activity&limit=10"))
+            let runs = Views.items(try await api.get("/v1/runs?machine_id=\(id)&sort_mode=activity&limit=10&\(RunPages.rowFields)"))
             let workflows = try await WorkflowNames.load(api)
             if let current = runs.first(where: { !Views.finalStatuses.contains($0["status"]?.stringValue ?? "") }) {
                 data["currentRun"] = RunPages.row(current, workflows: workflows)

@@ -9,6 +9,8 @@ import Hummingbird
 struct RunPages {
     let dashboard: Dashboard
     static let pageSize = 50
+    /// Lists ask only for what a row shows (`fields=`): a run's history and inputs can be large.
+    static let rowFields = "fields=id,workflow_id,machine_id,status,created_at"
 
     func register(on router: Router<DashboardContext>) {
         let dashboard = self.dashboard
@@ -19,7 +21,7 @@ struct RunPages {
             let workflowID = query["workflow_id"].map(String.init).flatMap(UUIDText.normalized) ?? ""
             let machineID = query["machine_id"].map(String.init).flatMap(UUIDText.normalized) ?? ""
             let skip = max(0, query["skip"].flatMap { Int($0) } ?? 0)
-            var path = "/v1/runs?limit=\(Self.pageSize)&skip=\(skip)"
+            var path = "/v1/runs?limit=\(Self.pageSize)&skip=\(skip)&\(Self.rowFields)"
             if !status.isEmpty { path += "&status=\(status)" }
             if !workflowID.isEmpty { path += "&workflow_id=\(workflowID)" }
             if !machineID.isEmpty { path += "&machine_id=\(machineID)" }

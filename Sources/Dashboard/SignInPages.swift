@@ -59,13 +59,13 @@ struct OverviewPage {
             let machines = Views.items(try await api.get("/v1/machines?limit=1000"))
             var counts: [String: Int] = [:]
             for machine in machines { counts[machine["status"]?.stringValue ?? "unknown", default: 0] += 1 }
-            let running = try await api.get("/v1/runs?sort_mode=activity&limit=20")
+            let running = try await api.get("/v1/runs?sort_mode=activity&limit=20&\(RunPages.rowFields)")
             let active = Views.items(running).filter {
                 !Views.finalStatuses.contains($0["status"]?.stringValue ?? "")
             }
             var failures: [JSONObject] = []
             for status in ["error", "task_failed"] {
-                failures += Views.items(try await api.get("/v1/runs?status=\(status)&limit=10"))
+                failures += Views.items(try await api.get("/v1/runs?status=\(status)&limit=10&\(RunPages.rowFields)"))
             }
             failures.sort { ($0["created_at"]?.stringValue ?? "") > ($1["created_at"]?.stringValue ?? "") }
             let workflows = try await WorkflowNames.load(api)

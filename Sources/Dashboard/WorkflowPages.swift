@@ -270,7 +270,7 @@ struct WorkflowPages {
             "secrets": (1...secretRows).map { ["row": $0, "name": runForm?["secret_name_\($0)"] ?? ""] },
         ]
         data["runErrors"] = runErrors
-        let runs = Views.items(try await api.get("/v1/runs?workflow_id=\(id)&limit=10"))
+        let runs = Views.items(try await api.get("/v1/runs?workflow_id=\(id)&limit=10&\(RunPages.rowFields)"))
         let names = [id: workflow["name"]?.stringValue ?? ""]
         data["recentRuns"] = runs.map { RunPages.row($0, workflows: names) }
         data["nav_workflows"] = true
