@@ -16,7 +16,7 @@ struct MachinePages {
         router.get("/machines") { request, context -> Response in
             let api = try dashboard.orgAPI(context)
             let skip = max(0, request.uri.queryParameters["skip"].flatMap { Int($0) } ?? 0)
-            let page = try await api.get("/v1/machines?limit=\(Self.pageSize)&skip=\(skip)")
+            let page = try await api.get("/v1/machines?limit=\(Self.pageSize)&skip=\(skip)&include=pools")
             return dashboard.page(
                 "machines",
                 [
@@ -41,7 +41,8 @@ struct MachinePages {
                 item["checked"] = member.contains(pool["id"]?.stringValue ?? "")
                 return item
             }
-            let runs = Views.items(try await api.get("/v1/runs?machine_id=\(id)&sort_mode=activity&limit=10&\(RunPages.rowFields)"))
+            let runs = Views.items(
+                try await api.get("/v1/runs?machine_id=\(id)&sort_mode=activity&limit=10&\(RunPages.rowFields)"))
             let workflows = try await WorkflowNames.load(api)
             if let current = runs.first(where: { !Views.finalStatuses.contains($0["status"]?.stringValue ?? "") }) {
                 data["currentRun"] = RunPages.row(current, workflows: workflows)

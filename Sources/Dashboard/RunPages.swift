@@ -197,25 +197,37 @@ struct RunPages {
     }
 }
 
-/// Names of the organization's workflows and machines, for lists that show runs.
+/// Names of the organization's workflows and machines, for lists that show runs and for
+/// selects; decoded into small types (only the fields shown).
+struct NamedItem: Decodable, Sendable {
+    var id: String
+    var name: String?
+    var hostname: String?
+    var status: String?
+
+    var displayName: String { name ?? hostname ?? String(id.prefix(8)) }
+}
+
+struct NamedPage: Decodable, Sendable {
+    var items: [NamedItem]
+}
+
 enum WorkflowNames {
     static func load(_ api: OrgAPI) async throws -> [String: String] {
         var names: [String: String] = [:]
-        for workflow in Views.items(try await api.get("/v1/workflows?limit=1000")) {
-            if let id = workflow["id"]?.stringValue { names[id] = workflow["name"]?.stringValue ?? "(unnamed)" }
+        for workflow in try await api.get("/v1/workflows?limit=1000", as: NamedPage.self).items {
+            names[workflow.id] = workflow.name ?? "(unnamed)"
         }
         return names
     }
 }
 
 enum MachineNames {
+    static func list(_ api: OrgAPI) async throws -> [NamedItem] {
+        try await api.get("/v1/machines?limit=1000", as: NamedPage.self).items
+    }
+
     static func load(_ api: OrgAPI) async throws -> [String: String] {
-        var names: [String: String] = [:]
-        for machine in Views.items(try await api.get("/v1/machines?limit=1000")) {
-            if let id = machine["id"]?.stringValue {
-                names[id] = machine["name"]?.stringValue ?? machine["hostname"]?.stringValue ?? String(id.prefix(8))
-            }
-        }
-        return names
+        Dictionary(try await list(api).map { ($0.id, $0.displayName) }, uniquingKeysWith: { first, _ in first })
     }
 }

@@ -56,9 +56,12 @@ struct OverviewPage {
                 return dashboard.page("sign_in", ["next": next], context: context)
             }
             let api = try dashboard.orgAPI(context)
-            let machines = Views.items(try await api.get("/v1/machines?limit=1000"))
             var counts: [String: Int] = [:]
-            for machine in machines { counts[machine["status"]?.stringValue ?? "unknown", default: 0] += 1 }
+            for status in ["connected", "disconnected", "error"] {
+                let total = Views.total(try await api.get("/v1/machines?status=\(status)&limit=1"))
+                if total > 0 { counts[status] = total }
+            }
+            let machineCount = counts.values.reduce(0, +)
             let running = try await api.get("/v1/runs?sort_mode=activity&limit=20&\(RunPages.rowFields)")
             let active = Views.items(running).filter {
                 !Views.finalStatuses.contains($0["status"]?.stringValue ?? "")
@@ -73,7 +76,7 @@ struct OverviewPage {
                 "overview",
                 [
                     "nav_overview": true,
-                    "machineCount": machines.count,
+                    "machineCount": machineCount,
                     "statusCounts": counts.sorted { $0.key < $1.key }.map { ["status": $0.key, "count": $0.value] },
                     "active": active.map { RunPages.row($0, workflows: workflows) },
                     "failures": failures.prefix(10).map { RunPages.row($0, workflows: workflows) },

@@ -252,12 +252,12 @@ struct WorkflowPages {
                 trajectory["name"]?.stringValue ?? "trajectory \((trajectory["id"]?.stringValue ?? "").prefix(8))"
             return row
         }
-        let machines = Views.items(try await api.get("/v1/machines?limit=1000"))
         let chosenMachine = runForm?["machine_id"] ?? ""
-        data["machines"] = machines.map { machine -> [String: Any] in
-            var row = MachinePages.row(machine)
-            row["selected"] = machine["id"]?.stringValue == chosenMachine
-            return row
+        data["machines"] = try await MachineNames.list(api).map { machine -> [String: Any] in
+            [
+                "id": machine.id, "displayName": machine.displayName, "status": machine.status ?? "",
+                "selected": machine.id == chosenMachine,
+            ]
         }
         let chosenPools = Set(runForm?.all("pool_id") ?? [])
         data["pools"] = Views.items(try await api.get("/v1/pools?limit=1000")).map { pool -> [String: Any] in
