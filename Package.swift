@@ -14,6 +14,7 @@ let package = Package(
         .library(name: "SystemdSupport", targets: ["SystemdSupport"]),
         .library(name: "Planner", targets: ["Planner"]),
         .library(name: "Recorder", targets: ["Recorder"]),
+        .library(name: "Dashboard", targets: ["Dashboard"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -26,6 +27,8 @@ let package = Package(
         // Already in the graph (Hummingbird, AsyncHTTPClient); named for the server benchmark's
         // lean HTTP/1.1 client.
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.81.0"),
+        // The dashboard's server-rendered pages (DASHBOARD.md).
+        .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
     ],
     targets: [
         // One C module per system library; macros and setjmp-based error handling live in shim.h.
@@ -130,10 +133,26 @@ let package = Package(
             path: "Tests/ScriptedModel",
             exclude: ["README.md"]
         ),
+        // The operators' web UI (DASHBOARD.md): Mustache templates, page controllers, sessions
+        // and CSRF. Templates, CSS and JS are Swift string literals, so the relocated binary
+        // needs no resource bundle. Pages call the v1 API in process (`InProcessAPI`), so
+        // every business rule is the API's own.
+        .target(
+            name: "Dashboard",
+            dependencies: [
+                "ControlPlane",
+                "CyberdeskAPI",
+                .product(name: "Mustache", package: "swift-mustache"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .executableTarget(
             name: "cyberdesk-server",
             dependencies: [
                 "ControlPlane",
+                "Dashboard",
                 "SystemdSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -263,6 +282,18 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
             exclude: ["Fixtures"]
+        ),
+        // The dashboard's sessions, CSRF and Origin guards, escaping and isolation, through its
+        // router on the real control plane (the browser suite is Tests/dashboard).
+        .testTarget(
+            name: "DashboardTests",
+            dependencies: [
+                "Dashboard",
+                "ControlPlane",
+                "CyberdeskAPI",
+                "ServerTestSupport",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ]
         ),
         // Hostile input, organization isolation over every route, credentials, secret
         // hygiene and seeded fuzzing of the parsers that take outside input (SECURITY.md).

@@ -30,7 +30,7 @@ final class ServerProcess: @unchecked Sendable {
     ) throws -> ServerProcess {
         var arguments = [
             binary, "serve", "--host", "127.0.0.1", "--port", String(port), "--data-dir", dataDir, "--log-level",
-            logLevel,
+            logLevel, "--no-dashboard",
         ]
         if let database { arguments += ["--database", database] }
         let fd = open(logPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)

@@ -1,5 +1,6 @@
 import ArgumentParser
 import ControlPlane
+import Dashboard
 import Foundation
 import Hummingbird
 import Logging
@@ -20,7 +21,10 @@ struct StoreOptions: ParsableArguments {
     @Option(help: "Directory for the database, attachment blobs and key files.")
     var dataDir: String = ProcessInfo.processInfo.environment["CYBERDESK_DATA_DIR"] ?? defaultDataDir()
 
-    @Option(help: "sqlite:PATH (default: the data directory's SQLite file) or postgres://USER:PASSWORD@HOST:PORT/DB[?sslmode=disable|prefer|require]; several servers may share one PostgreSQL database.")
+    @Option(
+        help:
+            "sqlite:PATH (default: the data directory's SQLite file) or postgres://USER:PASSWORD@HOST:PORT/DB[?sslmode=disable|prefer|require]; several servers may share one PostgreSQL database."
+    )
     var database: String?
 
     @Option(help: "trace, debug, info, notice, warning, error or critical.")
@@ -59,6 +63,13 @@ func bootstrapLogging(level: String = "info") {
     StandardErrorLogHandler.bootstrap(label: "cyberdesk-server", level: Logger.Level(rawValue: level) ?? .info)
 }
 
+/// Writes the port whole and renames it into place, so a reader never sees a partial number.
+func writePortFile(_ path: String, _ port: Int) {
+    let temporary = path + ".tmp"
+    FileManager.default.createFile(atPath: temporary, contents: Data("\(port)\n".utf8))
+    _ = rename(temporary, path)
+}
+
 /// Prints to stdout at once, so a parent process reading the pipe sees the line.
 func say(_ line: String) {
     FileHandle.standardOutput.write(Data((line + "\n").utf8))
@@ -86,6 +97,21 @@ struct Serve: AsyncParsableCommand {
 
     @Option(help: "Write the bound port to this file once listening (useful with --port 0).")
     var portFile: String?
+
+    @Option(help: "Port of the operators' dashboard (default: --port + 1, or a free one with --port 0).")
+    var dashboardPort: Int?
+
+    @Flag(help: "Serve no dashboard, only the API.")
+    var noDashboard = false
+
+    @Option(help: "Write the dashboard's bound port to this file once listening.")
+    var dashboardPortFile: String?
+
+    @Option(help: "The URL browsers reach the dashboard at; https:// makes its session cookie Secure.")
+    var dashboardURL: String?
+
+    @Option(help: "Minutes a dashboard session may sit unused before it signs out.")
+    var dashboardIdleMinutes: Double = 480
 
     // The agent protocol's clocks (docs/AGENT-PROTOCOL.md), hidden: the defaults are the
     // product's; tests shorten them so leases lapse and polls end in seconds.
@@ -124,24 +150,33 @@ struct Serve: AsyncParsableCommand {
         let host = self.host
         let portFile = self.portFile
         let application = buildApplication(app, host: host, port: port) { port in
-            if let portFile {
-                // Written whole and renamed, so a reader never sees a partial number.
-                let temporary = portFile + ".tmp"
-                FileManager.default.createFile(atPath: temporary, contents: Data("\(port)\n".utf8))
-                _ = rename(temporary, portFile)
-            }
+            if let portFile { writePortFile(portFile, port) }
             say("cyberdesk-server listening on http://\(host):\(port)")
             _ = try? notifier?.ready(status: "listening on \(host):\(port)")
         }
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: application, successTerminationBehavior: .gracefullyShutdownGroup),
-            .init(service: Sweeper(store: database, blobs: app.blobs, logger: logger), successTerminationBehavior: .ignore),
+            .init(
+                service: Sweeper(store: database, blobs: app.blobs, logger: logger), successTerminationBehavior: .ignore
+            ),
             .init(
                 service: LeaseSweeper(app: app, interval: .milliseconds(max(50, leaseSweepMs))),
                 successTerminationBehavior: .ignore),
             // Replicas on one PostgreSQL database: notifications, fallback poll, clock.
             .init(service: ClusterService(app: app), successTerminationBehavior: .ignore),
         ]
+        if !noDashboard {
+            let dashboardPort = self.dashboardPort ?? (port == 0 ? 0 : port + 1)
+            guard dashboardIdleMinutes > 0 else { throw ValidationError("--dashboard-idle-minutes must be positive") }
+            let dashboard = try Dashboard(
+                app: app, publicURL: dashboardURL, idleTimeout: dashboardIdleMinutes * 60)
+            let dashboardPortFile = self.dashboardPortFile
+            let dashboardApplication = buildDashboardApplication(dashboard, host: host, port: dashboardPort) { port in
+                if let dashboardPortFile { writePortFile(dashboardPortFile, port) }
+                say("cyberdesk-server dashboard on http://\(host):\(port)")
+            }
+            services.append(.init(service: dashboardApplication, successTerminationBehavior: .gracefullyShutdownGroup))
+        }
         if let notifier, notifier.watchdogInterval != nil {
             services.append(
                 .init(service: WatchdogService(notifier: notifier, logger: logger), successTerminationBehavior: .ignore)

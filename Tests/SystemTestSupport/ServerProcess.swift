@@ -46,7 +46,11 @@ public final class ServerProcess: Sendable {
         try? FileManager.default.removeItem(atPath: portFile)
         let process = try ChildProcess(
             serverExecutable,
-            ["serve", "--data-dir", dataDir, "--port", "\(port)", "--port-file", portFile, "--log-level", "info"]
+            [
+                "serve", "--data-dir", dataDir, "--port", "\(port)", "--port-file", portFile, "--log-level", "info",
+                // Restarts reuse the API's port; the dashboard's would not be known to be free.
+                "--no-dashboard",
+            ]
                 + clocks.arguments,
             environment: [:])
         child.withLock { current in

@@ -112,6 +112,8 @@ struct APIRouter {
     }
 
     static func authenticate(_ request: Request, app: ControlPlane) async throws -> String {
+        // Set only by `InProcessAPI`, for a caller that authenticated already (a dashboard session).
+        if let organizationID = InProcessCaller.organizationID { return organizationID }
         guard let header = request.headers[.authorization] else {
             throw ControlPlaneError.unauthorized("missing Authorization header; send 'Authorization: Bearer <API key>'")
         }

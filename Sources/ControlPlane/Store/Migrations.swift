@@ -211,6 +211,21 @@ enum Migrations {
                     "CREATE INDEX prompt_images_sha ON prompt_images (sha256)",
                 ]
             ),
+            (
+                10,
+                // Dashboard sign-ins (DASHBOARD.md): the SHA-256 of the cookie's random id, the
+                // SHA-256 of the API key it was made with (never the key) so revoking the key
+                // ends it, and the last use for the idle expiry. In the store, so every replica
+                // serves every session.
+                [
+                    """
+                    CREATE TABLE web_sessions (
+                        id TEXT PRIMARY KEY, organization_id TEXT NOT NULL, doc TEXT NOT NULL,
+                        key_hash TEXT NOT NULL, last_used BIGINT NOT NULL, created_at BIGINT NOT NULL)
+                    """,
+                    "CREATE INDEX web_sessions_key ON web_sessions (key_hash)",
+                ]
+            ),
         ]
     }
 }

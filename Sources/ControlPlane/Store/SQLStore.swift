@@ -245,6 +245,17 @@ struct SQLStoreTransaction: StoreTransaction {
             ])
     }
 
+    func registrationTokens(organizationID: String) async throws -> [RegistrationTokenRecord] {
+        try await connection.query(
+            "SELECT * FROM registration_tokens WHERE organization_id = ? ORDER BY created_at DESC, id DESC",
+            [.text(organizationID)]
+        ).map(token)
+    }
+
+    func deleteWebSessions(keyHash: String) async throws {
+        try await connection.query("DELETE FROM web_sessions WHERE key_hash = ?", [.text(keyHash)])
+    }
+
     func registrationToken(hash: String) async throws -> RegistrationTokenRecord? {
         try await connection.first(
             "SELECT * FROM registration_tokens WHERE token_hash = ?" + dialect.forUpdateClause, [.text(hash)]

@@ -71,6 +71,10 @@ public protocol StoreTransaction: Sendable {
     func insertRegistrationToken(_ token: RegistrationTokenRecord) async throws
     func registrationToken(hash: String) async throws -> RegistrationTokenRecord?
     func saveRegistrationToken(_ token: RegistrationTokenRecord) async throws
+    /// The organization's registration tokens, newest first.
+    func registrationTokens(organizationID: String) async throws -> [RegistrationTokenRecord]
+    /// Ends every dashboard session signed in with the key whose SHA-256 this is.
+    func deleteWebSessions(keyHash: String) async throws
 
     // MARK: Pools and machines
 

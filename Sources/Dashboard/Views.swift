@@ -1,0 +1,68 @@
+import CyberdeskAPI
+import FoundationEssentials
+
+/// API answers as values Mustache renders: objects become `[String: Any]` (nulls left out,
+/// so `{{#field}}` is false), arrays `[Any]`. Mustache escapes every `{{value}}` for HTML;
+/// templates never use triple braces.
+enum Views {
+    static func value(_ json: JSONValue) -> Any {
+        switch json {
+        case .null: return false
+        case .bool(let flag): return flag
+        case .int(let number): return number
+        case .double(let number): return number
+        case .string(let text): return text
+        case .array(let items): return items.map(value)
+        case .object(let members): return object(members)
+        }
+    }
+
+    static func object(_ members: JSONObject) -> [String: Any] {
+        var out: [String: Any] = [:]
+        for (key, member) in members where member != .null { out[key] = value(member) }
+        return out
+    }
+
+    /// The items of a page answer (`{"items": [...], "total": n}`).
+    static func items(_ page: JSONValue) -> [JSONObject] {
+        page.objectValue?["items"]?.arrayValue?.compactMap(\.objectValue) ?? []
+    }
+
+    static func total(_ page: JSONValue) -> Int {
+        Int(page.objectValue?["total"]?.intValue ?? 0)
+    }
+
+    /// Pretty-printed JSON for `<pre>` blocks and textareas.
+    static func pretty(_ json: JSONValue?) -> String {
+        guard let json, json != .null else { return "" }
+        let encoder = APIJSON.encoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        return (try? encoder.encode(json)).map { String(decoding: $0, as: UTF8.self) } ?? ""
+    }
+
+    static func parseJSON(_ text: String) -> JSONValue? {
+        try? APIJSON.decoder().decode(JSONValue.self, from: Data(text.utf8))
+    }
+
+    /// Previous/next links for a list of `total` items shown `limit` at a time from `skip`.
+    static func pagination(path: String, query: [(String, String)], skip: Int, limit: Int, total: Int) -> [String: Any]
+    {
+        func link(_ skip: Int) -> String {
+            let parts = query.filter { !$0.1.isEmpty && $0.0 != "skip" } + (skip > 0 ? [("skip", "\(skip)")] : [])
+            return parts.isEmpty
+                ? path : path + "?" + parts.map { "\($0.0)=\(FormFields.encode($0.1))" }.joined(separator: "&")
+        }
+        var out: [String: Any] = [
+            "from": total == 0 ? 0 : skip + 1, "to": min(skip + limit, total), "total": total,
+        ]
+        if skip > 0 { out["previous"] = link(max(0, skip - limit)) }
+        if skip + limit < total { out["next"] = link(skip + limit) }
+        out["show"] = total > limit || skip > 0
+        return out
+    }
+
+    static let runStatuses = [
+        "scheduling", "running", "running_checks", "success", "task_failed", "error", "cancelled",
+    ]
+    static let finalStatuses: Set<String> = ["success", "task_failed", "error", "cancelled"]
+}
