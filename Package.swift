@@ -52,6 +52,7 @@ let package = Package(
             dependencies: [
                 "Desktop",
                 "CyberdeskAPI",
+                "CyberdeskRelease",
                 "SystemdSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -64,10 +65,14 @@ let package = Package(
             dependencies: [
                 "Desktop",
                 "Agent",
+                "CyberdeskRelease",
                 "SystemdSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // The release version, one constant shared by both programs (`--version`) and the agent's
+        // protocol client; scripts/package reads it from the source (docs/RELEASING.md).
+        .target(name: "CyberdeskRelease"),
         // Codable types shared by server, agent and tests: the public v1 resources, the
         // trajectory step vocabulary and templates, JSON Schema validation of inputs.
         .target(name: "CyberdeskAPI"),
@@ -123,6 +128,7 @@ let package = Package(
             name: "cyberdesk-server",
             dependencies: [
                 "ControlPlane",
+                "CyberdeskRelease",
                 "SystemdSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
