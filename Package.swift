@@ -59,6 +59,7 @@ let package = Package(
             dependencies: [
                 "Desktop",
                 "CyberdeskAPI",
+                "CyberdeskRelease",
                 "SystemdSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -78,10 +79,14 @@ let package = Package(
                 "Desktop",
                 "Agent",
                 "Recorder",
+                "CyberdeskRelease",
                 "SystemdSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // The release version, one constant shared by both programs (`--version`) and the agent's
+        // protocol client; scripts/package reads it from the source (docs/RELEASING.md).
+        .target(name: "CyberdeskRelease"),
         // Codable types shared by server, agent and tests: the public v1 resources, the
         // trajectory step vocabulary and templates, JSON Schema validation of inputs.
         .target(name: "CyberdeskAPI"),
@@ -153,6 +158,7 @@ let package = Package(
             dependencies: [
                 "ControlPlane",
                 "Dashboard",
+                "CyberdeskRelease",
                 "SystemdSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CyberdeskRelease
 
 @main
 struct CyberdeskAgent: AsyncParsableCommand {
@@ -9,6 +10,7 @@ struct CyberdeskAgent: AsyncParsableCommand {
             Debug commands act on the X display in DISPLAY and print JSON on stdout. \
             On failure they print a message on stderr and exit non-zero.
             """,
+        version: CyberdeskVersion.current,
         subcommands: [
             Join.self, RunDaemon.self, Status.self, ResetIdentity.self,
             Doctor.self, Screenshot.self, Dimensions.self, Position.self, Move.self, Click.self,

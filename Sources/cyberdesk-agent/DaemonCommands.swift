@@ -14,9 +14,13 @@ struct AgentOptions: ParsableArguments {
 
     @Option(
         help:
-            "Config file with 'key = value' lines (server, state_dir, log_level, display, transfers_dir, export_roots, name, pools)."
+            "Config file with 'key = value' lines (server, state_dir, log_level, display, transfers_dir, export_roots, name, pools). Default: $CYBERDESK_CONFIG, else /etc/cyberdesk/agent.conf when it exists."
     )
     var config: String?
+
+    /// The packages' conffile; read when present so `join`, `status` and the units agree
+    /// without repeating `--config`.
+    static let systemConfigFile = "/etc/cyberdesk/agent.conf"
 
     @Option(help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel: String?
@@ -28,7 +32,8 @@ struct AgentOptions: ParsableArguments {
         flags["log_level"] = logLevel
         do {
             return try AgentSettings.resolve(
-                flags: flags, environment: ProcessInfo.processInfo.environment, configFile: nil)
+                flags: flags, environment: ProcessInfo.processInfo.environment,
+                configFile: FileManager.default.fileExists(atPath: Self.systemConfigFile) ? Self.systemConfigFile : nil)
         } catch {
             throw ValidationError("\(error)")
         }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import ControlPlane
 import Dashboard
+import CyberdeskRelease
 import Foundation
 import Hummingbird
 import Logging
@@ -12,6 +13,7 @@ struct CyberdeskServer: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cyberdesk-server",
         abstract: "A self-hostable Cyberdesk control plane that speaks the Cyberdesk v1 API.",
+        version: CyberdeskVersion.current,
         subcommands: [Serve.self, Keys.self, Tokens.self, Migrate.self],
         defaultSubcommand: Serve.self)
 }
@@ -80,13 +82,19 @@ struct Serve: AsyncParsableCommand {
 
     @OptionGroup var store: StoreOptions
 
-    @Option(help: "Address to listen on.")
-    var host: String = "127.0.0.1"
+    // host, port and public URL also come from CYBERDESK_HOST, CYBERDESK_PORT and
+    // CYBERDESK_PUBLIC_URL (a flag wins): the packaged unit reads them from
+    // /etc/cyberdesk/server.conf through EnvironmentFile=.
+    @Option(help: "Address to listen on (default: $CYBERDESK_HOST, or 127.0.0.1).")
+    var host: String = ProcessInfo.processInfo.environment["CYBERDESK_HOST"] ?? "127.0.0.1"
 
-    @Option(help: "Port to listen on; 0 picks a free one.")
-    var port: Int = 8080
+    @Option(help: "Port to listen on; 0 picks a free one (default: $CYBERDESK_PORT, or 8080).")
+    var port: Int?
 
-    @Option(help: "The URL clients reach this server at, for signed download links (default: the request's Host).")
+    @Option(
+        help:
+            "The URL clients reach this server at, for signed download links (default: $CYBERDESK_PUBLIC_URL, or the request's Host)."
+    )
     var publicURL: String?
 
     @Option(help: "Largest request body in MiB, on the routes where files travel (others take 1 MiB; docs/LIMITS.md).")
@@ -122,7 +130,23 @@ struct Serve: AsyncParsableCommand {
     @Option(help: .hidden) var agentLostGrace: Double = ControlPlane.AgentTiming().lostGrace
     @Option(help: .hidden) var leaseSweepMs: Int = 1000
 
+    /// `--port`, else CYBERDESK_PORT, else 8080; a malformed variable is an error, not 8080.
+    func listeningPort() throws -> Int {
+        if let port { return port }
+        guard let text = ProcessInfo.processInfo.environment["CYBERDESK_PORT"], !text.isEmpty else { return 8080 }
+        guard let port = Int(text), (0...65535).contains(port) else {
+            throw ValidationError("CYBERDESK_PORT='\(text)' is not a port number (0-65535)")
+        }
+        return port
+    }
+
+    /// CYBERDESK_PUBLIC_URL when set and not empty.
+    var environmentPublicURL: String? {
+        ProcessInfo.processInfo.environment["CYBERDESK_PUBLIC_URL"].flatMap { $0.isEmpty ? nil : $0 }
+    }
+
     func run() async throws {
+        let port = try listeningPort()
         bootstrapLogging(level: store.logLevel)
         let logger = try store.logger()
         let notifier: SystemdNotifier?
@@ -142,7 +166,7 @@ struct Serve: AsyncParsableCommand {
         }
         let app = try directory.controlPlane(
             store: database, limits: .init(maxBodyBytes: maxBodyMb << 20, maxFileBytes: maxFileMb << 20),
-            publicURL: publicURL,
+            publicURL: publicURL ?? environmentPublicURL,
             agentTiming: .init(
                 pollWait: agentPollWait, lease: agentLease, heartbeat: agentHeartbeat,
                 offerTimeout: agentOfferTimeout, lostGrace: agentLostGrace),

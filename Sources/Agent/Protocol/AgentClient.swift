@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Crypto
 import CyberdeskAPI
+import CyberdeskRelease
 import FoundationEssentials
 import NIOCore
 import NIOHTTP1
@@ -344,5 +345,5 @@ extension String {
 }
 
 public enum AgentVersion {
-    public static let current = "0.3.0"
+    public static let current = CyberdeskVersion.current
 }
