@@ -99,7 +99,9 @@ public final class LaggingPingClient: Sendable {
                 var buffer = [CChar](repeating: 0, count: 32)
                 var keysym: KeySym = 0
                 _ = XLookupString(&event.xkey, &buffer, Int32(buffer.count), &keysym, nil)
-                if let character = Self.character(keysym) { state.withLock { $0.text.unicodeScalars.append(character) } }
+                if let character = Self.character(keysym) {
+                    state.withLock { $0.text.unicodeScalars.append(character) }
+                }
             case MappingNotify:
                 XRefreshKeyboardMapping(&event.xmapping)
             case ClientMessage

@@ -40,7 +40,8 @@ public struct XtermCat {
     public static let focusPoint = (x: 100, y: 100)
 
     /// Waits until the file holds `count` occurrences of `marker` and returns the whole content.
-    public func waitForText(containing count: Int, of marker: String, timeout: Duration = .seconds(60)) async -> String {
+    public func waitForText(containing count: Int, of marker: String, timeout: Duration = .seconds(60)) async -> String
+    {
         var text = ""
         _ = await eventually(timeout: timeout) {
             text = (try? String(contentsOf: output, encoding: .utf8)) ?? ""

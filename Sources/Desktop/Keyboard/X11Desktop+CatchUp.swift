@@ -104,7 +104,8 @@ extension X11Desktop {
         var count: UInt = 0
         var remaining: UInt = 0
         var data: UnsafeMutablePointer<UInt8>?
-        XGetWindowProperty(display, window, atom, 0, 0, 0, Atom(AnyPropertyType), &type, &format, &count, &remaining, &data)
+        XGetWindowProperty(
+            display, window, atom, 0, 0, 0, Atom(AnyPropertyType), &type, &format, &count, &remaining, &data)
         if let data { XFree(data) }
         return type != 0
     }
@@ -126,7 +127,8 @@ extension X11Desktop {
         var count: UInt = 0
         var remaining: UInt = 0
         var data: UnsafeMutablePointer<UInt8>?
-        XGetWindowProperty(display, window, pidAtom, 0, 1, 0, Atom(XA_CARDINAL), &type, &format, &count, &remaining, &data)
+        XGetWindowProperty(
+            display, window, pidAtom, 0, 1, 0, Atom(XA_CARDINAL), &type, &format, &count, &remaining, &data)
         guard let data else { return nil }
         defer { XFree(data) }
         guard format == 32, count == 1 else { return nil }
@@ -279,7 +281,8 @@ enum ProcessActivity {
             runtime = ns
         } else {
             // utime + stime (fields 14 and 15 of stat; 12 and 13 after the state).
-            runtime = (UInt64(String(decoding: fields[11], as: UTF8.self)) ?? 0)
+            runtime =
+                (UInt64(String(decoding: fields[11], as: UTF8.self)) ?? 0)
                 + (UInt64(String(decoding: fields[12], as: UTF8.self)) ?? 0)
         }
         if state == UInt8(ascii: "Z") || state == UInt8(ascii: "X") { return nil }
