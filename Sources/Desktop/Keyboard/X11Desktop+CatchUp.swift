@@ -152,8 +152,14 @@ extension X11Desktop {
     /// them, or `deadline`: a pong to `_NET_WM_PING` (sent after the key events, so answered
     /// after them), else the client's process seen idle, else the fixed grace after the last
     /// key event. Afterwards the borrowed keycodes may change.
-    func catchUp(deadline: ContinuousClock.Instant) async {
+    ///
+    /// With `cancellable` (a remap within an action) a cancelled task stops waiting at once
+    /// and nothing is confirmed: the action ends without typing more. Restores are not
+    /// cancellable, as they protect text already typed.
+    func catchUp(deadline: ContinuousClock.Instant, cancellable: Bool = false) async {
         guard scratch.needsConfirmation else { return }
+        catchUpCancellable = cancellable
+        defer { catchUpCancellable = false }
         XSync(display, 0)
         let clients = scratchReceivers
         let pinged = clients.filter(\.answersPing)
@@ -166,6 +172,7 @@ extension X11Desktop {
             await waitForGrace(deadline: deadline)
         }
         if clients.isEmpty { await waitForGrace(deadline: deadline) }
+        if cancellable, Task.isCancelled { return }
         // The next borrowed key notes the focused client again, also within this action.
         scratchReceivers.removeAll()
         scratchReceiverNoted = false
@@ -176,7 +183,7 @@ extension X11Desktop {
     private func waitForGrace(deadline: ContinuousClock.Instant) async {
         guard let last = scratch.lastKeyEvent else { return }
         let end = min(last.advanced(by: configuration.scratchGrace), deadline)
-        while ContinuousClock.now < end { await pause(end - .now) }
+        while !passed(end) { await pause(end - .now) }
     }
 
     /// Sends `_NET_WM_PING` to each window and returns those that answered by `deadline`.
@@ -205,7 +212,7 @@ extension X11Desktop {
         while true {
             dispatchPendingEvents()
             let answered = stamps.filter { pongs.contains($0.key) }
-            if answered.count == stamps.count || ContinuousClock.now >= deadline {
+            if answered.count == stamps.count || passed(deadline) {
                 pongs.subtract(stamps.keys)
                 return Array(answered.values)
             }
@@ -236,9 +243,14 @@ extension X11Desktop {
             } else {
                 asleepSince = nil
             }
-            if ContinuousClock.now >= deadline { return false }
+            if passed(deadline) { return false }
             await pause(.milliseconds(2))
         }
+    }
+
+    /// The deadline has passed, or the wait may end early because the task was cancelled.
+    private func passed(_ deadline: ContinuousClock.Instant) -> Bool {
+        ContinuousClock.now >= deadline || (catchUpCancellable && Task.isCancelled)
     }
 
     /// Sleeps without giving up when the task is cancelled: the waits here protect the text

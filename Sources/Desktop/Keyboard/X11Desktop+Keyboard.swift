@@ -100,7 +100,7 @@ extension X11Desktop {
         guard !scratch.isEmpty else { throw DesktopError.noScratchKeycode }
         let reuse = scratch.planReuse(keysym, upcoming: upcoming)
         if reuse.needsConfirmation {
-            await catchUp(deadline: ContinuousClock.now.advanced(by: configuration.catchUpLimit))
+            await catchUp(deadline: ContinuousClock.now.advanced(by: configuration.catchUpLimit), cancellable: true)
             try Task.checkCancellation()
         }
         scratch.apply(reuse, display: display)

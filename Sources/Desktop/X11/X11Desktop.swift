@@ -45,6 +45,8 @@ public actor X11Desktop: Desktop {
     var pongs: Set<Int> = []
     /// Confirmations waited for (the benchmark and tests read it).
     var catchUps = 0
+    /// The running `catchUp` may end early when its task is cancelled.
+    var catchUpCancellable = false
     /// Restores the borrowed keycodes once typing has been idle (`scheduleIdleRestore`).
     var idleRestore: Task<Void, Never>?
     var idleGeneration = 0
