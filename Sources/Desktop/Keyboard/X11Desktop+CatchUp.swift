@@ -230,21 +230,30 @@ extension X11Desktop {
 
     /// True once the client's main thread has slept for `ProcessActivity.quiet` without
     /// running, false at `deadline`. A process that has exited has nothing left to process.
+    ///
+    /// A client also sleeps while it waits for the X server: for the reply to a round trip
+    /// (Xlib fetches the changed keymap that way) or to write requests to a full socket. A
+    /// starved server can leave it so for longer than any fixed window, with key events still
+    /// queued. So between two looks the driver makes its own round trip: once the server has
+    /// answered it, it has served the client's earlier request too, which wakes the client
+    /// (it runs, or at least leaves state S) before the next look.
     private func waitForIdle(_ pid: Int32, deadline: ContinuousClock.Instant) async -> Bool {
         var asleepSince: (instant: ContinuousClock.Instant, runtime: UInt64)?
+        var roundTrips = 0
         while true {
             guard let now = ProcessActivity.sample(pid) else { return true }
-            if now.sleeping {
-                if let since = asleepSince, since.runtime == now.runtime {
-                    if ContinuousClock.now - since.instant >= ProcessActivity.quiet { return true }
-                } else {
-                    asleepSince = (.now, now.runtime)
-                }
+            if now.sleeping, let since = asleepSince, since.runtime == now.runtime {
+                if roundTrips >= 2, ContinuousClock.now - since.instant >= ProcessActivity.quiet { return true }
+            } else if now.sleeping {
+                asleepSince = (.now, now.runtime)
+                roundTrips = 0
             } else {
                 asleepSince = nil
             }
             if passed(deadline) { return false }
-            await pause(.milliseconds(2))
+            XSync(display, 0)
+            if asleepSince != nil { roundTrips += 1 }
+            await pause(.milliseconds(5))
         }
     }
 
@@ -275,9 +284,9 @@ enum ProcessActivity {
         var runtime: UInt64
     }
 
-    /// How long the thread must stay asleep without running: longer than the X server takes
-    /// to answer a round trip the client may be waiting on.
-    static let quiet: Duration = .milliseconds(30)
+    /// How long the thread must stay asleep without running (with the driver's own round
+    /// trips to the server in between, `waitForIdle`).
+    static let quiet: Duration = .milliseconds(50)
 
     static func sample(_ pid: Int32) -> Sample? {
         guard let stat = read("/proc/\(pid)/task/\(pid)/stat") else { return nil }
