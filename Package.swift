@@ -168,7 +168,8 @@ let package = Package(
         // In-process measurements for scripts/bench-desktop (results in BENCHMARKS.md).
         .executableTarget(
             name: "desktop-bench",
-            dependencies: ["Desktop"],
+            // TestSupport: the lagging `_NET_WM_PING` client the tests use (issue 14).
+            dependencies: ["Desktop", "TestSupport"],
             path: "Benchmarks/DesktopBench"
         ),
         // The control plane under load for scripts/bench-server: the real server binary and

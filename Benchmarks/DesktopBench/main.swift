@@ -3,6 +3,14 @@
 //   desktop-bench [--runs N] [--png-runs N] [--type-runs N] [--clicks N] [--click-rounds N]
 //                 [--only screenshot,type,click] [--text-file FILE] [--type-output FILE]
 //                 [--click-region X,Y,W,H] [--checkpoint-runs N] [--checkpoint-at X,Y]
+//                 [--lag-receiver ping|xterm] [--lag-runs N] [--ping-delay-ms N]
+//
+// `--only lagging` (not in the default set) types into a receiver that lags (issue 14) and
+// checks every run: `--lag-receiver ping` starts a test client that answers _NET_WM_PING but
+// handles each event `--ping-delay-ms` (20) late and types 100 distinct non-keymap characters
+// (or `--text-file`); `--lag-receiver xterm` types `--text-file` into whatever xterm has the
+// focus, reading back `--type-output` (scripts/bench-desktop runs it niced, with busy loops).
+// After the last run it measures how long after the last key the keymap is the original again.
 //
 // `--only checkpoint` (not in the default set) measures one `checkCheckpoint` poll of a
 // 128x64 crop centred at `--checkpoint-at` (default: the screen's centre; point it at text):
@@ -19,6 +27,7 @@
 
 import Desktop
 import Foundation
+import TestSupport
 
 // MARK: - Arguments
 
@@ -34,6 +43,9 @@ struct Arguments {
     var clickRegion: Rect?
     var checkpointRuns = 200
     var checkpointAt: Point?
+    var lagReceiver = "ping"
+    var lagRuns = 20
+    var pingDelayMs = 20
 
     init(_ argv: [String]) throws {
         var rest = argv[...]
@@ -64,6 +76,9 @@ struct Arguments {
                     throw BenchError.usage("--click-region is X,Y,W,H")
                 }
                 clickRegion = Rect(x: parts[0], y: parts[1], width: parts[2], height: parts[3])
+            case "--lag-receiver": lagReceiver = try value(flag)
+            case "--lag-runs": lagRuns = try number(flag)
+            case "--ping-delay-ms": pingDelayMs = try number(flag)
             case "--checkpoint-runs": checkpointRuns = try number(flag)
             case "--checkpoint-at":
                 let parts = try value(flag).split(separator: ",").compactMap { Int($0) }
@@ -290,6 +305,104 @@ func benchType(_ desktop: X11Desktop, _ args: Arguments) async throws -> TypeRes
     return result
 }
 
+// MARK: - Lagging receivers (issue 14)
+
+struct LaggingResult: Encodable {
+    var receiver: String
+    var text: String
+    var characters: Int
+    var distinctMissing: Int
+    var runs: Int
+    var exactRuns: Int
+    var exactByRun: String
+    var firstMismatch: String?
+    /// The `type` call alone (it includes the waits for the receiver before remapping).
+    var typeCall: Timing
+    /// From the start of `type` until the receiver had the whole line.
+    var received: Timing
+    /// Waits for the receiver to confirm before a borrowed keycode changed (all runs).
+    var confirmations: Int
+    /// Rounds of remapped borrowed keycodes (all runs).
+    var rounds: Int
+    var pingsAnswered: Int?
+    /// From the end of the last `type` until `xmodmap -pke` equals the original (nil: not within 30 s).
+    var keymapRestoredAfterMs: Double?
+}
+
+/// 100 distinct characters missing from a US keymap: Cyrillic А–я, Greek α–ω and Α–Λ.
+let hundredDistinct = String(
+    String.UnicodeScalarView(
+        Array(0x410...0x44F).compactMap(Unicode.Scalar.init) + Array(0x3B1...0x3C9).compactMap(Unicode.Scalar.init)
+            + Array(0x391...0x39B).compactMap(Unicode.Scalar.init)))
+
+func benchLagging(_ desktop: X11Desktop, _ args: Arguments) async throws -> LaggingResult {
+    let text = try args.textFile.map { try String(contentsOfFile: $0, encoding: .utf8) } ?? hundredDistinct
+    let line = text + "\n"
+    let before = keymapSnapshot()
+    var client: LaggingPingClient?
+    if args.lagReceiver == "ping" {
+        let size = try await desktop.dimensions()
+        client = try await LaggingPingClient(
+            display: ProcessInfo.processInfo.environment["DISPLAY"] ?? "", x: size.width - 500, y: size.height - 400,
+            width: 400, height: 300, delay: .milliseconds(args.pingDelayMs))
+        try await desktop.move(to: Point(x: size.width - 300, y: size.height - 250))
+    } else if args.lagReceiver != "xterm" || args.typeOutput == nil {
+        throw BenchError.usage("--lag-receiver is ping, or xterm with --type-output FILE")
+    }
+    let clock = ContinuousClock()
+    var typeCall: [Double] = []
+    var received: [Double] = []
+    var byRun = ""
+    var mismatch: String?
+    var rounds = 0
+    let confirmationsBefore = await desktop.borrowedKeycodeState().confirmations
+    var lastKey = clock.now
+    for run in 0..<args.lagRuns {
+        let start = clock.now
+        try await desktop.type(line, options: .fast)
+        lastKey = clock.now
+        rounds += await desktop.lastScratchRounds()
+        typeCall.append(milliseconds(lastKey - start))
+        var got = ""
+        if let client {
+            got = await client.waitForText(endingWith: "\n", timeout: .seconds(180))
+            client.clear()
+        } else if let output = args.typeOutput {
+            let deadline = clock.now.advanced(by: .seconds(180))
+            while true {
+                let content = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
+                let lines = content.split(separator: "\n", omittingEmptySubsequences: false)
+                if lines.count > run + 1 || clock.now >= deadline {
+                    got = lines.count > run ? String(lines[run]) + "\n" : ""
+                    break
+                }
+                try await Task.sleep(for: .milliseconds(10))
+            }
+        }
+        received.append(milliseconds(clock.now - start))
+        byRun += got == line ? "1" : "0"
+        if got != line, mismatch == nil { mismatch = String(got.prefix(200)) }
+    }
+    var restoredAfter: Double?
+    let deadline = lastKey.advanced(by: .seconds(30))
+    while clock.now < deadline {
+        if keymapSnapshot() == before {
+            restoredAfter = milliseconds(clock.now - lastKey)
+            break
+        }
+        try await Task.sleep(for: .milliseconds(50))
+    }
+    let pings = client?.pingsAnswered
+    await client?.stop()
+    return LaggingResult(
+        receiver: args.lagReceiver, text: text, characters: text.unicodeScalars.count,
+        distinctMissing: Set(text.unicodeScalars.filter { $0.value > 0x7E }).count, runs: args.lagRuns,
+        exactRuns: byRun.filter { $0 == "1" }.count, exactByRun: byRun, firstMismatch: mismatch,
+        typeCall: Timing(typeCall), received: Timing(received),
+        confirmations: await desktop.borrowedKeycodeState().confirmations - confirmationsBefore, rounds: rounds,
+        pingsAnswered: pings, keymapRestoredAfterMs: restoredAfter)
+}
+
 // MARK: - Mouse
 
 struct ClickResult: Encodable {
@@ -454,6 +567,7 @@ struct Report: Encodable {
     var type: TypeResult?
     var click: ClickResult?
     var checkpoint: CheckpointResult?
+    var lagging: LaggingResult?
 }
 
 do {
@@ -475,6 +589,7 @@ do {
         if args.sections.contains("type") { report.type = try await benchType(desktop, args) }
         if args.sections.contains("click") { report.click = try await benchClick(desktop, args) }
         if args.sections.contains("checkpoint") { report.checkpoint = try await benchCheckpoint(desktop, args) }
+        if args.sections.contains("lagging") { report.lagging = try await benchLagging(desktop, args) }
     } catch {
         await desktop.close()
         throw error

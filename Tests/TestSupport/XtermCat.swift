@@ -11,9 +11,10 @@ public struct XtermCat {
     ///   - geometry: xterm's `-geometry` (columns x rows + x + y).
     ///   - echo: whether typed text is shown in the window (off for a screen that must not show
     ///     a typed secret, as a password field would not).
+    ///   - niceness: runs the xterm at this nice level (19: the last to get a CPU), to make it lag.
     public init(
         on server: XvfbServer, resources: [String] = [], banner: String? = nil, geometry: String = "120x40+0+0",
-        echo: Bool = true
+        echo: Bool = true, niceness: Int? = nil
     ) async throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent(
             "cyberdesk-xterm-\(UUID().uuidString)")
@@ -22,9 +23,10 @@ public struct XtermCat {
         let ready = directory.appendingPathComponent("ready")
         // Non-canonical mode: no line editing, so every byte reaches cat as typed.
         let print = banner.map { "printf '%s\\n' '\($0)'; " } ?? ""
+        let command = niceness.map { ["nice", "-n", "\($0)", "xterm"] } ?? ["xterm"]
         try server.launch(
-            "xterm",
-            ["-u8", "-geometry", geometry] + resources.flatMap { ["-xrm", $0] } + [
+            command[0],
+            Array(command.dropFirst()) + ["-u8", "-geometry", geometry] + resources.flatMap { ["-xrm", $0] } + [
                 "-e", "sh", "-c",
                 "stty -icanon\(echo ? "" : " -echo"); \(print)touch '\(ready.path)'; exec cat > '\(output.path)'",
             ],
@@ -36,6 +38,17 @@ public struct XtermCat {
     /// Where to put the pointer so the xterm has keyboard focus (no window manager:
     /// focus follows the pointer).
     public static let focusPoint = (x: 100, y: 100)
+
+    /// Waits until the file holds `count` occurrences of `marker` and returns the whole content.
+    public func waitForText(containing count: Int, of marker: String, timeout: Duration = .seconds(60)) async -> String
+    {
+        var text = ""
+        _ = await eventually(timeout: timeout) {
+            text = (try? String(contentsOf: output, encoding: .utf8)) ?? ""
+            return text.components(separatedBy: marker).count - 1 >= count
+        }
+        return text
+    }
 
     /// Waits until `marker` ends the file and returns the whole content.
     public func waitForText(endingWith marker: String, timeout: Duration = .seconds(20)) async -> String {

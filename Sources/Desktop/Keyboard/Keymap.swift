@@ -17,8 +17,12 @@ struct Keymap {
     /// Every keycode that sets any modifier (used to neutralize held modifiers).
     var modifierKeycodes: Set<KeyCode> = []
     var group: Int32 = 0
+    /// The keysyms (levels of the active group) of the keycodes asked for in `load`: the
+    /// borrowed keycodes, whose characters are typed through `ScratchKeycodes`, never
+    /// through `strokes`, since a later round may change them within the action.
+    var trackedSymbols: [KeyCode: [KeySym]] = [:]
 
-    static func load(display: OpaquePointer) throws -> Keymap {
+    static func load(display: OpaquePointer, tracking: [KeyCode] = []) throws -> Keymap {
         guard let xkb = XkbGetMap(display, cx11_xkb_all_client_info_mask(), UInt32(XkbUseCoreKbd)) else {
             throw DesktopError.extensionMissing("XKEYBOARD (XkbGetMap failed)")
         }
@@ -73,6 +77,12 @@ struct Keymap {
                 continue
             }
             let group = effectiveGroup(keymap.group, groups: groups, info: cx11_xkb_key_group_info(xkb, kc))
+            if tracking.contains(kc) {
+                keymap.trackedSymbols[kc] = (0..<cx11_xkb_key_group_width(xkb, kc, group)).map {
+                    cx11_xkb_key_sym_entry(xkb, kc, $0, group)
+                }
+                continue
+            }
             guard let type = cx11_xkb_key_key_type(xkb, kc, group) else { continue }
             let width = cx11_xkb_key_group_width(xkb, kc, group)
             for level in 0..<width {

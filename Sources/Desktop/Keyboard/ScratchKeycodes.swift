@@ -5,19 +5,23 @@ import CX11
 #endif
 
 /// Borrowed keycodes for characters the keymap lacks. Each slot is an empty keycode that
-/// carries one or two keysyms for as long as an action needs them: the first on level 1,
-/// the second on level 2 (typed with Shift), so the pool holds twice as many characters as
-/// there are empty keycodes.
+/// carries one or two keysyms: the first on level 1, the second on level 2 (typed with
+/// Shift), so the pool holds twice as many characters as there are empty keycodes.
 ///
 /// A client translates a key event with the keymap it knows when it *processes* the event,
-/// and it learns of a keymap change when it *reads* the notification. Changing what a
-/// keycode produces after pressing it can therefore turn the earlier press into the new
-/// character (xdotool's failure). So the keymap changes only between rounds: the first
-/// character missing from the keymap maps the next distinct missing characters of the text
-/// onto the free keycodes, both levels at once, and nothing is remapped while their keys are
-/// typed. Only when the text has more distinct missing characters than the pool holds does
-/// the driver wait `grace` after the last key event and remap every slot for the next round.
-/// Restoring at the end waits the same grace.
+/// and it learns of a keymap change when it *reads* the notification, which a lagging client
+/// does long before it processes the key events queued ahead of it. So a keycode that was
+/// typed on is never changed (remapped or restored) until the clients that received those
+/// key events have been seen to process them (`X11Desktop.catchUp`, README "Typing into
+/// lagging applications"). Everything here keeps such changes rare:
+/// - slots stay mapped after an action (lazy restore) and the next action reuses them; they
+///   are restored after an idle period, at `releaseAllInputs` and at `close`;
+/// - the first missing character maps the next distinct missing characters of the text onto
+///   every free keycode at once (an empty keycode was never typed on, so mapping it needs no
+///   wait);
+/// - only when the text has more distinct missing characters than the pool holds are slots
+///   remapped, keeping those still needed by the coming text, preferring slots not typed on
+///   since the last confirmation.
 struct ScratchKeycodes {
     /// Root window property listing the keycodes currently borrowed, so the next agent start
     /// can restore them after a crash (`X11Desktop.releaseAllInputs`).
@@ -27,26 +31,47 @@ struct ScratchKeycodes {
         var keycode: KeyCode
         /// One or two keysyms: level 1, then level 2.
         var keysyms: [KeySym]
+        /// Typed on since clients last confirmed they processed every key event: changing
+        /// this keycode now could turn queued events into other characters.
+        var typedSinceConfirmation = false
     }
 
-    let grace: Duration
+    /// What `planReuse` decided: which slots get which keysyms.
+    struct Reuse {
+        var assignments: [(slot: Int, keysyms: [KeySym])]
+        /// Whether a slot being changed was typed on since the last confirmation.
+        var needsConfirmation: Bool
+    }
+
     private(set) var slots: [Slot] = []
-    /// Empty keycodes not yet used this action (taken from the keymap when it starts).
+    /// Empty keycodes not used yet (taken from the keymap at the start of each action).
     private var free: [KeyCode] = []
     /// Whether level 2 can be reached (the keymap has a Shift key).
     private var levels = 2
+    /// When the last key event of any action was sent.
     var lastKeyEvent: ContinuousClock.Instant?
+    /// Slots remapped for other characters in the current action (the benchmark reports them).
     private(set) var rounds = 0
 
-    init(grace: Duration) {
-        self.grace = grace
-    }
+    init() {}
 
-    /// Starts an action with the empty keycodes of the current keymap.
-    mutating func begin(emptyKeycodes: [KeyCode], hasShift: Bool) {
-        if slots.isEmpty {
-            free = emptyKeycodes.reversed()
+    var isEmpty: Bool { slots.isEmpty }
+    var keycodes: [KeyCode] { slots.map(\.keycode) }
+    var needsConfirmation: Bool { slots.contains { $0.typedSinceConfirmation } }
+
+    /// Starts an action with the current keymap. Slots whose keycode no longer carries what
+    /// was mapped on it (another client changed the keymap, or `cyberdesk-agent release`
+    /// emptied it) are forgotten.
+    mutating func begin(keymap: Keymap, hasShift: Bool, display: OpaquePointer) {
+        let before = slots.count
+        slots.removeAll { slot in
+            guard let syms = keymap.trackedSymbols[slot.keycode], let first = syms.first else { return true }
+            return slot.keysyms.count == 1
+                ? syms.contains { $0 != first } || first != slot.keysyms[0]
+                : Array(syms.prefix(2)) != slot.keysyms
         }
+        if slots.count != before { Self.record(keycodes, display: display) }
+        free = keymap.emptyKeycodes.reversed()
         levels = hasShift ? 2 : 1
         rounds = 0
     }
@@ -54,15 +79,22 @@ struct ScratchKeycodes {
     /// Where `keysym` is mapped now: the keycode and the level (0 or 1).
     func place(of keysym: KeySym) -> (keycode: KeyCode, level: Int)? {
         for slot in slots {
-            if let level = slot.keysyms.firstIndex(of: keysym) { return (slot.keycode, level) }
+            if let level = slot.keysyms.firstIndex(of: keysym), level < levels { return (slot.keycode, level) }
         }
         return nil
     }
 
-    var isEmpty: Bool { slots.isEmpty }
+    mutating func markTyped(_ keycode: KeyCode) {
+        if let index = slots.firstIndex(where: { $0.keycode == keycode }) { slots[index].typedSinceConfirmation = true }
+    }
 
-    /// Maps `keysym` and the next distinct keysyms of `upcoming` onto keycodes not used yet
-    /// in this action, without touching any slot already mapped. Nil when none is free.
+    /// Every client has processed the key events sent so far.
+    mutating func confirmed() {
+        for index in slots.indices { slots[index].typedSinceConfirmation = false }
+    }
+
+    /// Maps `keysym` and the next distinct keysyms of `upcoming` onto keycodes that are still
+    /// empty, without touching any slot already mapped. Nil when none is free.
     mutating func mapFree(_ keysym: KeySym, upcoming: some Sequence<KeySym>, display: OpaquePointer) -> (
         keycode: KeyCode, level: Int
     )? {
@@ -73,47 +105,69 @@ struct ScratchKeycodes {
             wanted.append(next)
         }
         var rest = wanted[...]
-        var taken: [KeyCode] = []
+        var taken: [Slot] = []
         while !rest.isEmpty, let keycode = free.popLast() {
             let take = Array(rest.prefix(levels))
             rest = rest.dropFirst(take.count)
-            slots.append(Slot(keycode: keycode, keysyms: take))
-            taken.append(keycode)
+            taken.append(Slot(keycode: keycode, keysyms: take))
         }
+        slots += taken
         // Recorded before the keymap changes, so a crash between the two leaves no trace.
-        Self.record(slots.map(\.keycode), display: display)
-        for slot in slots where taken.contains(slot.keycode) { remap(slot, display: display) }
+        Self.record(keycodes, display: display)
+        for slot in taken { remap(slot, display: display) }
         return place(of: keysym)
     }
 
-    /// The keysyms of the next round: `keysym`, then the next distinct ones from `upcoming`,
-    /// as many as the slots hold.
-    func planRound(_ keysym: KeySym, upcoming: some Sequence<KeySym>) -> [KeySym] {
+    /// Plans the next round when every slot is taken: `keysym` and the next distinct keysyms
+    /// of `upcoming`, as many as the pool holds. Slots whose keysyms are all still needed
+    /// stay; the others take the needed keysyms not placed yet, slots not typed on since the
+    /// last confirmation first (changing those needs no wait).
+    func planReuse(_ keysym: KeySym, upcoming: some Sequence<KeySym>) -> Reuse {
         let capacity = slots.count * levels
-        var wanted: [KeySym] = [keysym]
-        for next in upcoming where !wanted.contains(next) {
-            if wanted.count == capacity { break }
-            wanted.append(next)
+        var needed: [KeySym] = [keysym]
+        var neededSet: Set<KeySym> = [keysym]
+        for next in upcoming where !neededSet.contains(next) {
+            if needed.count == capacity { break }
+            needed.append(next)
+            neededSet.insert(next)
         }
-        return wanted
-    }
-
-    /// Maps the wanted keysyms onto the slots. Call only after the grace has passed.
-    mutating func remapRound(_ wanted: [KeySym], display: OpaquePointer) {
-        rounds += 1
-        var rest = wanted[...]
-        for index in slots.indices {
+        var kept: Set<KeySym> = []
+        var evictable: [Int] = []
+        for (index, slot) in slots.enumerated() {
+            if slot.keysyms.allSatisfy(neededSet.contains), slot.keysyms.count <= levels {
+                kept.formUnion(slot.keysyms)
+            } else {
+                evictable.append(index)
+            }
+        }
+        // Clean slots first; among equals keep the order (the earliest mapped first).
+        evictable.sort { !slots[$0].typedSinceConfirmation && slots[$1].typedSinceConfirmation }
+        var rest = needed.filter { !kept.contains($0) }[...]
+        var assignments: [(slot: Int, keysyms: [KeySym])] = []
+        for index in evictable where !rest.isEmpty {
             let take = Array(rest.prefix(levels))
             rest = rest.dropFirst(take.count)
-            guard !take.isEmpty else { break }
-            slots[index].keysyms = take
-            remap(slots[index], display: display)
+            assignments.append((index, take))
         }
+        if assignments.first?.keysyms.contains(keysym) != true {
+            // Every slot holds needed keysyms but not full levels: start the round afresh.
+            assignments = stride(from: 0, to: needed.count, by: levels).enumerated().map { slot, start in
+                (slot, Array(needed[start..<min(start + levels, needed.count)]))
+            }
+        }
+        return Reuse(
+            assignments: assignments,
+            needsConfirmation: assignments.contains { slots[$0.slot].typedSinceConfirmation })
     }
 
-    /// When the last key event's grace ends (nil when there was none).
-    var graceDeadline: ContinuousClock.Instant? {
-        lastKeyEvent.map { $0.advanced(by: grace) }
+    /// Maps a planned round. Call only once the slots it changes are confirmed.
+    mutating func apply(_ reuse: Reuse, display: OpaquePointer) {
+        rounds += 1
+        for (index, keysyms) in reuse.assignments {
+            slots[index].keysyms = keysyms
+            slots[index].typedSinceConfirmation = false
+            remap(slots[index], display: display)
+        }
     }
 
     private func remap(_ slot: Slot, display: OpaquePointer) {
@@ -122,21 +176,12 @@ struct ScratchKeycodes {
         XChangeKeyboardMapping(display, Int32(slot.keycode), Int32(syms.count), &syms, 1)
     }
 
-    /// Returns every slot to empty. With `waitForGrace` it first gives clients time to
-    /// translate the last key events (a blocking sleep: used on exit paths).
-    mutating func restoreAll(display: OpaquePointer, waitForGrace: Bool) {
+    /// Returns every slot to empty. Call only once the clients are confirmed (or on paths
+    /// where waiting longer is not possible).
+    mutating func restoreAll(display: OpaquePointer) {
         guard !slots.isEmpty else { return }
-        XSync(display, 0)
-        if waitForGrace, let last = lastKeyEvent {
-            let remaining = last.advanced(by: grace) - .now
-            if remaining > .zero {
-                let (seconds, attoseconds) = remaining.components
-                var request = timespec(tv_sec: Int(seconds), tv_nsec: Int(attoseconds / 1_000_000_000))
-                nanosleep(&request, nil)
-            }
-        }
-        Self.clear(slots.map(\.keycode), display: display)
-        free.append(contentsOf: slots.map(\.keycode))
+        Self.clear(keycodes, display: display)
+        free.append(contentsOf: keycodes)
         slots.removeAll()
         Self.record([], display: display)
         XSync(display, 0)

@@ -43,6 +43,7 @@ extension X11Desktop {
                 setLevelModifiers(stroke.modifiers, current: &levelModifiers, keymap: keymap)
                 fakeKey(stroke.keycode, down: true)
                 fakeKey(stroke.keycode, down: false)
+                if case .scratch = plan[index] { scratch.markTyped(stroke.keycode) }
                 scratch.lastKeyEvent = .now
                 if options.perKeyDelay > .zero {
                     XFlush(display)
@@ -86,27 +87,25 @@ extension X11Desktop {
         current = wanted
     }
 
-    /// A key for a keysym missing from the keymap, on a borrowed empty keycode; waits for
-    /// the scratch grace when every place is taken (see `ScratchKeycodes`).
+    /// A key for a keysym missing from the keymap, on a borrowed keycode. When every borrowed
+    /// keycode is taken, slots typed on are remapped only after the clients confirmed they
+    /// processed those key events (see `ScratchKeycodes`, `catchUp`).
     func scratchStroke(for keysym: KeySym, upcoming: some Collection<KeySym>) async throws -> KeyStroke {
         func stroke(_ place: (keycode: KeyCode, level: Int)) -> KeyStroke {
             KeyStroke(keycode: place.keycode, modifiers: place.level == 1 ? UInt32(ShiftMask) : 0)
         }
+        noteScratchReceiver()
         if let place = scratch.place(of: keysym) { return stroke(place) }
         if let place = scratch.mapFree(keysym, upcoming: upcoming, display: display) { return stroke(place) }
         guard !scratch.isEmpty else { throw DesktopError.noScratchKeycode }
-        let wanted = scratch.planRound(keysym, upcoming: upcoming)
-        try await waitForScratchGrace()
-        scratch.remapRound(wanted, display: display)
+        let reuse = scratch.planReuse(keysym, upcoming: upcoming)
+        if reuse.needsConfirmation {
+            await catchUp(deadline: ContinuousClock.now.advanced(by: configuration.catchUpLimit), cancellable: true)
+            try Task.checkCancellation()
+        }
+        scratch.apply(reuse, display: display)
         guard let place = scratch.place(of: keysym) else { throw DesktopError.noScratchKeycode }
         return stroke(place)
-    }
-
-    func waitForScratchGrace() async throws {
-        XSync(display, 0)
-        if let deadline = scratch.graceDeadline, deadline > .now {
-            try await Task.sleep(until: deadline, clock: .continuous)
-        }
     }
 
     // MARK: - Key chords
@@ -139,6 +138,7 @@ extension X11Desktop {
                         }
                         fakeKey(stroke.keycode, down: true)
                         pressed.append(stroke.keycode)
+                        if keymap.strokes[keysym] == nil { scratch.markTyped(stroke.keycode) }
                     }
                     for keycode in pressed.reversed() { fakeKey(keycode, down: false) }
                     scratch.lastKeyEvent = .now
@@ -171,27 +171,29 @@ extension X11Desktop {
     // MARK: - Shared keyboard action frame
 
     /// Loads the keymap, optionally neutralizes Caps Lock / held modifiers, runs `body`, then
-    /// restores borrowed keycodes and modifier state — also when `body` fails or is cancelled.
+    /// restores the modifier state — also when `body` fails or is cancelled. Borrowed keycodes
+    /// stay mapped for the next action; the idle restore returns them (`scheduleIdleRestore`).
     func withKeyboard(neutralize: Bool, _ body: (Keymap) async throws -> Void) async throws {
         try await exclusively {
-            let keymap = try Keymap.load(display: display)
-            scratch.begin(emptyKeycodes: keymap.emptyKeycodes, hasShift: keymap.modifierKeys[UInt32(ShiftMask)] != nil)
+            // A pending idle restore must not run while this action types on the keycodes.
+            idleGeneration += 1
+            idleRestore?.cancel()
+            idleRestore = nil
+            let keymap = try Keymap.load(display: display, tracking: scratch.keycodes)
+            scratch.begin(keymap: keymap, hasShift: keymap.modifierKeys[UInt32(ShiftMask)] != nil, display: display)
+            scratchReceiverNoted = false
             let saved = neutralize ? neutralizeModifiers(keymap: keymap) : SavedModifiers()
+            defer { scheduleIdleRestore() }
             do {
                 try await body(keymap)
-                // Only borrowed keycodes need clients to catch up before the keymap changes.
-                if !scratch.isEmpty { try await waitForScratchGrace() }
             } catch {
-                // One cleanup path: release what the action pressed, restore the keymap after
-                // the grace (blocking, so cancellation cannot skip it), then the modifiers.
+                // One cleanup path: release what the action pressed, then the modifiers.
                 releaseTracked()
-                scratch.restoreAll(display: display, waitForGrace: true)
                 restoreModifiers(saved)
                 XSync(display, 0)
                 _ = X11Errors.take(display)
                 throw error
             }
-            scratch.restoreAll(display: display, waitForGrace: false)
             restoreModifiers(saved)
             try sync("sending keyboard input")
         }
@@ -231,4 +233,8 @@ extension X11Desktop {
 
     /// Scratch rounds used by the last typing action (the benchmark reports them).
     public func lastScratchRounds() -> Int { scratch.rounds }
+
+    /// How many times the driver waited for clients to confirm they processed key events
+    /// typed on borrowed keycodes, and how many keycodes are borrowed now (benchmark, tests).
+    public func borrowedKeycodeState() -> (confirmations: Int, borrowed: Int) { (catchUps, scratch.slots.count) }
 }

@@ -35,7 +35,22 @@ public actor X11Desktop: Desktop {
     /// Keys and buttons this driver has pressed and not yet released.
     var heldKeys: [KeyCode] = []
     var heldButtons: [UInt32] = []
-    var scratch: ScratchKeycodes
+    var scratch = ScratchKeycodes()
+    /// Clients that received key events on borrowed keycodes since they last confirmed
+    /// processing them (`catchUp`), and whether the running action has noted its receiver.
+    var scratchReceivers: [KeyboardClient] = []
+    var scratchReceiverNoted = false
+    /// `_NET_WM_PING` serials sent and answers received.
+    var pingStamp = 0
+    var pongs: Set<Int> = []
+    /// Confirmations waited for (the benchmark and tests read it).
+    var catchUps = 0
+    /// The running `catchUp` may end early when its task is cancelled.
+    var catchUpCancellable = false
+    /// Restores the borrowed keycodes once typing has been idle (`scheduleIdleRestore`).
+    var idleRestore: Task<Void, Never>?
+    var idleGeneration = 0
+    var closed = false
 
     var clipboard = ClipboardOwner()
 
@@ -50,9 +65,18 @@ public actor X11Desktop: Desktop {
         public var png: PNGSettings
         /// Use MIT-SHM when the server offers it (local displays).
         public var useSharedMemory: Bool
-        /// How long a scratch keycode must rest before it is remapped or restored, so the
-        /// client has translated the last key event before its keymap changes.
+        /// How long a borrowed keycode must rest before it is remapped or restored when the
+        /// receiving client can be asked neither by `_NET_WM_PING` nor through its process
+        /// (a remote client that answers no ping).
         public var scratchGrace: Duration
+        /// Borrowed keycodes stay mapped between actions and are restored once no key was
+        /// typed for this long.
+        public var borrowedKeycodesIdle: Duration
+        /// The keymap is back to its original state at the latest this long after the last
+        /// key event, even when a client has not confirmed yet.
+        public var borrowedKeycodesLimit: Duration
+        /// Within an action, how long to wait for a client to confirm before remapping anyway.
+        public var catchUpLimit: Duration
         /// Release every key and button left down, and empty keycodes left borrowed, when
         /// the display opens: what the daemon does at start after a crash. Off for the debug
         /// commands, so `key shift --down` can outlast one command.
@@ -60,12 +84,17 @@ public actor X11Desktop: Desktop {
 
         public init(
             displayName: String? = nil, png: PNGSettings = .fast, useSharedMemory: Bool = true,
-            scratchGrace: Duration = .milliseconds(150), releaseHeldInputAtStart: Bool = false
+            scratchGrace: Duration = .milliseconds(150), releaseHeldInputAtStart: Bool = false,
+            borrowedKeycodesIdle: Duration = .seconds(2), borrowedKeycodesLimit: Duration = .milliseconds(4500),
+            catchUpLimit: Duration = .seconds(30)
         ) {
             self.displayName = displayName
             self.png = png
             self.useSharedMemory = useSharedMemory
             self.scratchGrace = scratchGrace
+            self.borrowedKeycodesIdle = borrowedKeycodesIdle
+            self.borrowedKeycodesLimit = max(borrowedKeycodesLimit, borrowedKeycodesIdle)
+            self.catchUpLimit = catchUpLimit
             self.releaseHeldInputAtStart = releaseHeldInputAtStart
         }
     }
@@ -107,7 +136,6 @@ public actor X11Desktop: Desktop {
         self.window = XCreateWindow(
             display, root, -10, -10, 1, 1, 0, 0, UInt32(InputOnly), nil,
             UInt(CWEventMask), &attributes)
-        self.scratch = ScratchKeycodes(grace: configuration.scratchGrace)
         var randrEvent: Int32 = 0
         var randrError: Int32 = 0
         if XRRQueryExtension(display, &randrEvent, &randrError) != 0 {
@@ -126,16 +154,23 @@ public actor X11Desktop: Desktop {
             self.assumeIsolated { $0.dispatchPendingEvents() }
         }
         if configuration.releaseHeldInputAtStart {
-            try releaseAllInputs()
+            try await releaseAllInputs()
         }
     }
 
-    /// Restores borrowed keycodes and closes the connection. Keys and buttons still held
-    /// (a `key --down` that should outlast a debug command) are released only when asked;
-    /// the daemon always asks.
-    public func close(releasingHeldInput: Bool = true) {
-        if releasingHeldInput { releaseTracked() }
-        scratch.restoreAll(display: display, waitForGrace: true)
+    /// Restores borrowed keycodes (once the clients have processed the key events typed on
+    /// them, within `borrowedKeycodesLimit`) and closes the connection. Keys and buttons still
+    /// held (a `key --down` that should outlast a debug command) are released only when
+    /// asked; the daemon always asks.
+    public func close(releasingHeldInput: Bool = true) async {
+        guard !closed else { return }
+        closed = true
+        idleRestore?.cancel()
+        // After any action or idle restore still running: they use the display until they end.
+        try? await exclusively {
+            if releasingHeldInput { releaseTracked() }
+            await restoreBorrowedKeycodes()
+        }
         capture?.destroy(display: display)
         capture = nil
         regionCapture?.destroy(display: display)
@@ -244,21 +279,58 @@ public actor X11Desktop: Desktop {
     /// killed agent had borrowed (listed on the root window). XTest releases only affect
     /// what XTest pressed, so a key a person is holding on a real keyboard is not touched;
     /// a key left down by a crashed XTest client (a stuck Shift) is.
-    public func releaseAllInputs() throws {
-        releaseTracked()
-        // Keycodes a killed agent borrowed for missing characters go back to empty.
-        if scratch.isEmpty {
-            ScratchKeycodes.clear(ScratchKeycodes.leftover(display: display), display: display)
-            ScratchKeycodes.record([], display: display)
+    ///
+    /// Keycodes this driver borrowed go back to empty too, once the clients have processed
+    /// the key events typed on them (`restoreBorrowedKeycodes`).
+    public func releaseAllInputs() async throws {
+        try await exclusively {
+            releaseTracked()
+            if scratch.isEmpty {
+                // Keycodes a killed agent borrowed for missing characters go back to empty.
+                ScratchKeycodes.clear(ScratchKeycodes.leftover(display: display), display: display)
+                ScratchKeycodes.record([], display: display)
+            } else {
+                await restoreBorrowedKeycodes()
+            }
+            let (keys, buttons) = pressedInputs()
+            for keycode in keys {
+                XTestFakeKeyEvent(display, UInt32(keycode), 0, 0)
+            }
+            for button in buttons {
+                XTestFakeButtonEvent(display, UInt32(button), 0, 0)
+            }
+            try sync("releasing held keys and buttons")
         }
-        let (keys, buttons) = pressedInputs()
-        for keycode in keys {
-            XTestFakeKeyEvent(display, UInt32(keycode), 0, 0)
+    }
+
+    // MARK: - Borrowed keycodes
+
+    /// Waits for the clients to process what was typed on borrowed keycodes, at most until
+    /// `borrowedKeycodesLimit` after the last key event, then empties the keycodes.
+    func restoreBorrowedKeycodes() async {
+        guard !scratch.isEmpty else { return }
+        let limit = (scratch.lastKeyEvent ?? .now).advanced(by: configuration.borrowedKeycodesLimit)
+        await catchUp(deadline: limit)
+        scratch.restoreAll(display: display)
+    }
+
+    /// After a keyboard action that leaves keycodes borrowed: restore them once no key has
+    /// been typed for `borrowedKeycodesIdle`. Runs on this actor, the Display's one owner; a
+    /// later action supersedes it.
+    func scheduleIdleRestore() {
+        idleGeneration += 1
+        idleRestore?.cancel()
+        idleRestore = nil
+        guard !scratch.isEmpty, !closed else { return }
+        let generation = idleGeneration
+        let due = (scratch.lastKeyEvent ?? .now).advanced(by: configuration.borrowedKeycodesIdle)
+        idleRestore = Task {
+            guard (try? await Task.sleep(until: due, clock: .continuous)) != nil else { return }
+            try? await self.exclusively {
+                guard generation == self.idleGeneration, !self.closed else { return }
+                await self.restoreBorrowedKeycodes()
+            }
         }
-        for button in buttons {
-            XTestFakeButtonEvent(display, UInt32(button), 0, 0)
-        }
-        try sync("releasing held keys and buttons")
     }
 
     /// Runs an input action; on any error or cancellation everything it pressed is
@@ -310,6 +382,8 @@ public actor X11Desktop: Desktop {
             selectionCleared(event.xselectionclear)
         case PropertyNotify:
             propertyChanged(event.xproperty)
+        case ClientMessage:
+            receivedClientMessage(event.xclient)
         case let type where randrEventBase.map { type == $0 + RRScreenChangeNotify } ?? false:
             var event = event
             XRRUpdateConfiguration(&event)
@@ -330,6 +404,8 @@ struct Atoms: Sendable {
     let incr: Atom
     let timestamp: Atom
     let transfer: Atom
+    let wmProtocols: Atom
+    let netWMPing: Atom
 
     init(_ display: OpaquePointer) {
         func intern(_ name: String) -> Atom { XInternAtom(display, name, 0) }
@@ -341,5 +417,7 @@ struct Atoms: Sendable {
         incr = intern("INCR")
         timestamp = intern("TIMESTAMP")
         transfer = intern("CYBERDESK_SELECTION")
+        wmProtocols = intern("WM_PROTOCOLS")
+        netWMPing = intern("_NET_WM_PING")
     }
 }
