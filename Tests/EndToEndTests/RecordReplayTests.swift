@@ -76,21 +76,32 @@ struct RecordReplayTests {
         return workflowID
     }
 
+    /// The sign-in recording uploaded and approved, an agent joined and running, and a fresh
+    /// xterm to type into; every file of the system is scanned for the recorded secret afterwards.
+    static func prepareReplay(_ system: System) async throws -> (workflowID: String, xterm: XtermCat) {
+        system.scanAfterwards(for: Self.recordedSecret)
+        let workflowID = try await Self.recordSignIn(system)
+        let machineID = try await system.join()
+        try await system.startAgent(machineID: machineID)
+        return (workflowID, try await XtermCat(on: system.xvfb, banner: Self.banner, geometry: "80x24+0+0"))
+    }
+
+    /// Replays the recording with `patient` and the test secret; returns the ended run.
+    static func replay(_ system: System, workflowID: String, patient: String) async throws -> JSONObject {
+        let run = try await system.call(
+            .POST, "/v1/runs",
+            json: [
+                "workflow_id": .string(workflowID), "input_values": ["patient": .string(patient)],
+                "sensitive_input_values": ["password": .string(System.secret)],
+            ], expect: 201)
+        return try await system.waitForRun(try #require(run["id"]?.stringValue))
+    }
+
     @Test("a recording replayed with new values into a fresh xterm types exactly")
     func replayTypesNewValues() async throws {
         try await System.with { system in
-            system.scanAfterwards(for: Self.recordedSecret)
-            let workflowID = try await Self.recordSignIn(system)
-            let machineID = try await system.join()
-            try await system.startAgent(machineID: machineID)
-            let xterm = try await XtermCat(on: system.xvfb, banner: Self.banner, geometry: "80x24+0+0")
-            let run = try await system.call(
-                .POST, "/v1/runs",
-                json: [
-                    "workflow_id": .string(workflowID), "input_values": ["patient": "Zoë Ångström"],
-                    "sensitive_input_values": ["password": .string(System.secret)],
-                ], expect: 201)
-            let ended = try await system.waitForRun(try #require(run["id"]?.stringValue))
+            let (workflowID, xterm) = try await Self.prepareReplay(system)
+            let ended = try await Self.replay(system, workflowID: workflowID, patient: "Zoë Ångström")
             #expect(
                 ended["status"]?.stringValue == "success", "\(ended["error"] ?? .null)\n\(system.agentLog.suffix(2000))"
             )
@@ -101,21 +112,11 @@ struct RecordReplayTests {
     @Test("a recording replayed onto a changed screen stops at its first checkpoint without typing")
     func changedScreenStops() async throws {
         try await System.with { system in
-            system.scanAfterwards(for: Self.recordedSecret)
-            let workflowID = try await Self.recordSignIn(system)
-            let machineID = try await system.join()
-            try await system.startAgent(machineID: machineID)
-            let xterm = try await XtermCat(on: system.xvfb, banner: Self.banner, geometry: "80x24+0+0")
+            let (workflowID, xterm) = try await Self.prepareReplay(system)
             // Something else covers where the person clicked.
             let cover = try TestWindow(
                 display: system.display, x: 20, y: 60, width: 200, height: 90, background: 0x3366CC)
-            let run = try await system.call(
-                .POST, "/v1/runs",
-                json: [
-                    "workflow_id": .string(workflowID), "input_values": ["patient": "bob"],
-                    "sensitive_input_values": ["password": .string(System.secret)],
-                ], expect: 201)
-            let ended = try await system.waitForRun(try #require(run["id"]?.stringValue))
+            let ended = try await Self.replay(system, workflowID: workflowID, patient: "bob")
             #expect(ended["status"]?.stringValue == "task_failed")
             #expect(ended["error"]?.arrayValue?.first?.stringValue == "checkpoint of step 0 (click) did not match")
             #expect(cover.settle(quiet: 0.5).filter { $0.kind == .buttonPress || $0.kind == .keyPress }.isEmpty)
