@@ -13,7 +13,6 @@ public struct APICall: Sendable {
     public let body: [UInt8]
     public let app: ControlPlane
 
-    private static let decoder = APIJSON.decoder()
 
     /// A path parameter that must be a UUID.
     public func id(_ name: String = "id") throws -> String {
@@ -43,7 +42,7 @@ public struct APICall: Sendable {
             throw RequestValidationError(loc: ["body"], msg: "Field required", type: "missing")
         }
         do {
-            return try Self.decoder.decode(T.self, from: Data(body))
+            return try APIJSON.decode(T.self, from: body)
         } catch let error as DecodingError {
             throw RequestValidationError.from(error)
         }

@@ -67,7 +67,6 @@ struct SQLStoreTransaction: StoreTransaction {
     let dialect: SQLDialect
 
     private static let encoder = APIJSON.encoder()
-    private static let decoder = APIJSON.decoder()
 
     private func encode<R: Encodable>(_ record: R) throws -> String {
         String(decoding: try Self.encoder.encode(record), as: UTF8.self)
@@ -76,7 +75,7 @@ struct SQLStoreTransaction: StoreTransaction {
     private func decode<R: Decodable>(_ type: R.Type, _ row: SQLRow) throws -> R {
         let text = try row.text("doc")
         do {
-            return try Self.decoder.decode(type, from: Data(text.utf8))
+            return try APIJSON.decode(type, from: text)
         } catch {
             throw StoreError.corrupt("cannot read a stored \(R.self): \(error)")
         }

@@ -22,6 +22,11 @@ extension JSONValue: Codable {
         // failed try builds an error (its coding path and message): the kinds are tried
         // most frequent first — strings, then objects — so a stored run's history and
         // inputs decode with few failed tries. Int64 before Double keeps integers exact.
+        // Already parsed (`APIJSON.decode`): nothing to try.
+        if let parsed = decoder as? JSONValueDecoder {
+            self = parsed.value
+            return
+        }
         let container = try decoder.singleValueContainer()
         if container.decodeNil() {
             self = .null
