@@ -125,8 +125,6 @@ public struct CheckpointMatcher: Sendable {
     public let maximumShift: Int
     /// The crop as packed RGB.
     public let pixels: [UInt8]
-    /// Block sums of the crop for each level of `blockSizes`.
-    let levels: [Level]
 
     /// The block sizes of the lower-bound levels, coarse first.
     static let blockSizes = [4, 2]
@@ -168,7 +166,6 @@ public struct CheckpointMatcher: Sendable {
         self.height = height
         self.maximumShift = maximumShift
         self.pixels = rgb
-        self.levels = Self.blockSizes.map { Self.cropLevel(rgb, width: width, height: height, block: $0) }
     }
 
     /// A matcher for a checkpoint's `png` (already base64-decoded).
@@ -252,6 +249,9 @@ public struct CheckpointMatcher: Sendable {
                 candidates.append(Candidate(dx: dx, dy: dy, bound: 0))
             }
         }
+        // The crop's block sums are made here, not with the matcher: an unchanged screen (the
+        // usual replay) never needs them, and a replay decodes one matcher per step.
+        let levels = Self.blockSizes.map { Self.cropLevel(pixels, width: width, height: height, block: $0) }
         for level in levels where level.columns > 0 && level.rows > 0 {
             let sums = BlockSums(context, level: level)
             var survivors: [Candidate] = []
