@@ -81,7 +81,41 @@ REPLAY_SCRIPT = {
 }
 
 
-def replay_benchmark(base, key, model_url, runs):
+def breakdown(run):
+    """Where a replay's wall time goes, from its history: before the first step acts (claim,
+    imports, the first report), in the steps' actions (clicks, types), between one step's end
+    and the next one's start (the report and the check), and after the last step."""
+    from datetime import datetime
+
+    def at(text):
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1000
+
+    steps = [e for e in run["run_message_history"] if e.get("type") == "step"]
+    gaps = [at(b["started_at"]) - at(a["ended_at"]) for a, b in zip(steps, steps[1:])]
+    return {
+        "before first step": at(steps[0]["started_at"]) - at(run["started_at"]),
+        "clicks": sum(e["duration_ms"] for e in steps if e["func_name"] == "click"),
+        "types": sum(e["duration_ms"] for e in steps if e["func_name"] == "type"),
+        "between steps": sum(gaps),
+        "after last step": at(run["ended_at"]) - at(steps[-1]["ended_at"]),
+    }
+
+
+def cpu_ms(pids):
+    """CPU time used so far by each process and its threads (ms, from /proc/PID/schedstat)."""
+    used = {}
+    for name, pid in pids.items():
+        total = 0
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            try:
+                total += int((task / "schedstat").read_text().split()[0])
+            except (OSError, ValueError):
+                pass
+        used[name] = total / 1e6
+    return used
+
+
+def replay_benchmark(base, key, model_url, runs, pids):
     """Wall time of a 20-step replay with a checkpoint on every step, against the same steps
     without them (scripts/bench-planner --replay)."""
 
@@ -94,6 +128,9 @@ def replay_benchmark(base, key, model_url, runs):
             current = api(base, key, "GET", f"/v1/runs/{run['id']}")
             return current if current["status"] in ("success", "task_failed", "error", "cancelled") else None
 
+        # The first look comes after the replay should be over: a GET of the run while it runs
+        # takes server time from its heartbeats, and would slow the longer replays more.
+        time.sleep(0.25)
         done = wait_for(finished, 120, "the run")
         if done["status"] != "success":
             checks = [e for e in done["run_message_history"] if e.get("type") == "checkpoint"]
@@ -132,19 +169,43 @@ def replay_benchmark(base, key, model_url, runs):
         "workflow_id": plain_wf["id"], "dimensions": trajectory["dimensions"], "is_approved": True,
         "trajectory_data": [{k: v for k, v in step.items() if k != "checkpoint"} for step in steps]})
     with_times, without_times, waits = [], [], []
+    with_parts, without_parts = [], []
+    cpu = {"with": {name: 0.0 for name in pids}, "without": {name: 0.0 for name in pids}}
+
+    def measured(label, workflow_id):
+        before = cpu_ms(pids)
+        run = run_to_end(workflow_id)
+        after = cpu_ms(pids)
+        for name in pids:
+            cpu[label][name] += after[name] - before[name]
+        return run
+
     for _ in range(runs):
-        run = run_to_end(recorded_wf["id"])
+        run = measured("with", recorded_wf["id"])
         with_times.append(seconds(run))
+        with_parts.append(breakdown(run))
         waits += [e["checkpoint"]["waited_ms"] for e in run["run_message_history"] if "checkpoint" in e]
-        without_times.append(seconds(run_to_end(plain_wf["id"])))
+        plain = measured("without", plain_wf["id"])
+        without_times.append(seconds(plain))
+        without_parts.append(breakdown(plain))
     ratio = statistics.median(with_times) / statistics.median(without_times)
-    print(f"replay of {len(steps)} steps ({checked} with checkpoints), {runs} runs each, 1920x1080")
+    print(f"replay of {len(steps)} steps ({checked} with checkpoints), {runs} runs each, 1920x1080; "
+          f"trajectory_data {len(json.dumps(steps)) / 1024:.0f} KiB with checkpoints, "
+          f"{len(json.dumps([{k: v for k, v in step.items() if k != 'checkpoint'} for step in steps])) / 1024:.1f} KiB without")
     print(f"  with checkpoints:    p50 {statistics.median(with_times) * 1000:.0f} ms "
           f"(min {min(with_times) * 1000:.0f}, max {max(with_times) * 1000:.0f})")
     print(f"  without checkpoints: p50 {statistics.median(without_times) * 1000:.0f} ms "
           f"(min {min(without_times) * 1000:.0f}, max {max(without_times) * 1000:.0f})")
-    print(f"  ratio {ratio:.2f} (target <= 1.3); one check in the agent, as recorded in the history: "
-          f"p50 {statistics.median(waits):.1f} ms, p95 {percentile(waits, 95):.1f} ms, max {max(waits):.1f} ms")
+    checks = (f"p50 {statistics.median(waits):.1f} ms, p95 {percentile(waits, 95):.1f} ms, max {max(waits):.1f} ms"
+              if waits else "none")
+    print(f"  ratio {ratio:.2f} (target <= 1.3); one check in the agent, as recorded in the history: {checks}")
+    for label in ("with", "without"):
+        print(f"  CPU per replay {label} checkpoints (ms, mean; includes the benchmark's polling): "
+              + ", ".join(f"{name} {used / runs:.1f}" for name, used in cpu[label].items()))
+    for label, parts in (("with", with_parts), ("without", without_parts)):
+        keys = parts[0].keys()
+        print(f"  where the time goes {label} checkpoints (p50 ms): "
+              + ", ".join(f"{key} {statistics.median(p[key] for p in parts):.1f}" for key in keys))
 
 
 def main():
@@ -210,7 +271,8 @@ def main():
             stdout=subprocess.DEVNULL, stderr=open(agent_log, "w")))
 
         if args.replay:
-            replay_benchmark(base, key, model_url, args.runs)
+            named = dict(zip(("Xvfb", "xterm", "server", "model", "agent"), processes))
+            replay_benchmark(base, key, model_url, args.runs, {name: p.pid for name, p in named.items()})
             return
         config = api(base, key, "POST", "/v1/model-configurations", {
             "name": "scripted", "provider": "anthropic", "model": "scripted-cua-1",
