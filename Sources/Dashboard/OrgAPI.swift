@@ -25,7 +25,7 @@ struct OrgAPI: Sendable {
             }
             throw PageError.failed(status: answer.status, message: message ?? "The API answered \(answer.status).")
         }
-        return (try? APIJSON.decoder().decode(JSONValue.self, from: Data(answer.body))) ?? .null
+        return (try? JSONParser.parse(bytes: answer.body)) ?? .null
     }
 
     /// A GET decoded into a type that names only the fields a page needs: much cheaper than a
@@ -36,7 +36,7 @@ struct OrgAPI: Sendable {
             let (message, _) = Self.detail(answer.body)
             throw PageError.failed(status: answer.status, message: message ?? "The API answered \(answer.status).")
         }
-        return try APIJSON.decoder().decode(T.self, from: Data(answer.body))
+        return try APIJSON.decode(T.self, from: answer.body)
     }
 
     /// A GET of raw bytes (screenshots, attachments); nil when it failed.
@@ -53,13 +53,13 @@ struct OrgAPI: Sendable {
                 status: answer.status, message: message ?? "The API answered \(answer.status).", fields: fields)
         }
         if answer.body.isEmpty { return .ok(.null) }
-        return .ok((try? APIJSON.decoder().decode(JSONValue.self, from: Data(answer.body))) ?? .null)
+        return .ok((try? JSONParser.parse(bytes: answer.body)) ?? .null)
     }
 
     /// The API's error body: `{"detail": "message"}` or FastAPI's list of
     /// `{"loc": [...], "msg": ...}`, whose last `loc` part names the field.
     static func detail(_ body: [UInt8]) -> (String?, [String: String]) {
-        guard let value = try? APIJSON.decoder().decode(JSONValue.self, from: Data(body)),
+        guard let value = try? JSONParser.parse(bytes: body),
             case .object(let object) = value, let detail = object["detail"]
         else { return (nil, [:]) }
         switch detail {

@@ -5,6 +5,44 @@ import FoundationEssentials
 /// so `{{#field}}` is false), arrays `[Any]`. Mustache escapes every `{{value}}` for HTML;
 /// templates never use triple braces.
 enum Views {
+    /// `<option>`s for a `<select>` of many items (every machine), made here rather than by a
+    /// template section: Mustache looks each field up in a context stack per item, which for
+    /// a thousand machines was most of a page's render time (BENCHMARKS.md, "Dashboard").
+    static func options(_ items: [(value: String, label: String)], selected: String) -> String {
+        var html = ""
+        html.reserveCapacity(items.count * 64)
+        for item in items {
+            html += "<option value=\""
+            escapeHTML(item.value, into: &html)
+            html += item.value == selected ? "\" selected>" : "\">"
+            escapeHTML(item.label, into: &html)
+            html += "</option>"
+        }
+        return html
+    }
+
+    /// Mustache's escaping (`& < > " '`), appending the text whole when it needs none.
+    static func escapeHTML(_ text: String, into html: inout String) {
+        func special(_ byte: UInt8) -> Bool {
+            byte == UInt8(ascii: "&") || byte == UInt8(ascii: "<") || byte == UInt8(ascii: ">")
+                || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "'")
+        }
+        guard text.utf8.contains(where: special) else {
+            html += text
+            return
+        }
+        for character in text {
+            switch character {
+            case "&": html += "&amp;"
+            case "<": html += "&lt;"
+            case ">": html += "&gt;"
+            case "\"": html += "&quot;"
+            case "'": html += "&#39;"
+            default: html.append(character)
+            }
+        }
+    }
+
     static func value(_ json: JSONValue) -> Any {
         switch json {
         case .null: return false
@@ -41,7 +79,7 @@ enum Views {
     }
 
     static func parseJSON(_ text: String) -> JSONValue? {
-        try? APIJSON.decoder().decode(JSONValue.self, from: Data(text.utf8))
+        try? JSONParser.parse(text)
     }
 
     /// Previous/next links for a list of `total` items shown `limit` at a time from `skip`.

@@ -75,7 +75,7 @@ public struct AgentClient: Sendable {
         try Self.check(answer.status, answer.headers, answer.body, path: path)
         if answer.status == 204 || answer.body.isEmpty { return nil }
         do {
-            return try Self.decoder.decode(Response.self, from: Data(answer.body))
+            return try APIJSON.decode(Response.self, from: answer.body)
         } catch {
             throw AgentClientError.protocolViolation("\(path): unexpected answer: \(error)")
         }
@@ -202,7 +202,7 @@ public struct AgentClient: Sendable {
             .POST, "/v1/agent/runs/\(runID)/\(kind)\(query)", body: bytes, contentType: contentType,
             headers: [("X-Lease-Token", lease), ("X-Content-SHA256", sha256)], timeout: .seconds(300))
         try Self.check(answer.status, answer.headers, answer.body, path: kind)
-        return try Self.decoder.decode(UploadResponse.self, from: Data(answer.body))
+        return try APIJSON.decode(UploadResponse.self, from: answer.body)
     }
 
     /// Streams an attachment into a new file at `path` (0600), hashing as it goes; never
