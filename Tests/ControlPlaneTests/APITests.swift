@@ -138,6 +138,29 @@ struct APITests {
             type: "greater_than_equal"),
     ]
 
+    @Test("GET /v1/machines?fields= answers only those fields and id; a bad field name is 422")
+    func machineFields() async throws {
+        try await TestServer.with { server in
+            _ = try await server.create(
+                "/v1/machines",
+                ["fingerprint": "fp-1", "unkey_key_id": "unkey-1", "name": "desk", "hostname": "clinic-1",
+                 "machine_parameters": ["region": "eu"]])
+            _ = try await server.create("/v1/machines", ["fingerprint": "fp-2", "unkey_key_id": "unkey-2", "hostname": "clinic-2"])
+            let page = try await server.get("/v1/machines?fields=name,hostname,status&limit=1").json()
+            #expect(page.objectValue?["total"] == 2)
+            let item = try #require(page.objectValue?["items"]?.arrayValue?.first?.objectValue)
+            #expect(Set(item.keys) == ["id", "name", "hostname", "status"])
+            #expect(item["hostname"] == "clinic-2" && item["name"] == .null && item["status"] == "disconnected")
+            let documents = try await server.get("/v1/machines?fields=machine_parameters&skip=1").json()
+            let other = try #require(documents.objectValue?["items"]?.arrayValue?.first?.objectValue)
+            #expect(Set(other.keys) == ["id", "machine_parameters"])
+            #expect(other["machine_parameters"] == ["region": "eu"])
+            let bad = try await server.get("/v1/machines?fields=name,na%22me")
+            #expect(bad.status == 422)
+            #expect(try bad.json().compactJSON.contains("is not a field name"))
+        }
+    }
+
     @Test("malformed requests are 422 in FastAPI's shape", arguments: validationCases)
     func validationErrors(testCase: ValidationCase) async throws {
         try await TestServer.with { server in

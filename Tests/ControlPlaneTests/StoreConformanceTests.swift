@@ -280,6 +280,43 @@ struct StoreConformanceTests {
         }
     }
 
+    @Test("listFields reads fields from their columns, or else from the documents", arguments: StoreFactory.all)
+    func listFields(factory: StoreFactory) async throws {
+        try await factory.withStore { store in
+            let first = Records.machine(organizationID: organizationID, name: "a", at: 0)
+            var second = Records.machine(organizationID: organizationID, name: "b", parameters: ["region": "eu"], at: 1)
+            let unnamed = Records.machine(organizationID: organizationID, name: nil, at: 2)
+            try await store.insert([first, second, unnamed])
+            // A saved change reaches the hostname column too.
+            second.hostname = "moved"
+            let moved = second
+            try await store.transaction { try await $0.save(moved) }
+            let columns = try await store.transaction {
+                try await $0.listFields(
+                    Machine.self, ["id", "name", "hostname", "status"], organizationID: organizationID, filters: [],
+                    order: .newestFirst, skip: 0, limit: 2)
+            }
+            #expect(columns.total == 3)
+            #expect(
+                columns.items == [
+                    ["id": .string(unnamed.id), "name": .null, "hostname": .string(unnamed.hostname!), "status": "connected"],
+                    ["id": .string(second.id), "name": "b", "hostname": "moved", "status": "connected"],
+                ])
+            // `machine_parameters` has no column: the documents are read, in the same order.
+            let documents = try await store.transaction {
+                try await $0.listFields(
+                    Machine.self, ["id", "machine_parameters", "name", "no_such_field"], organizationID: organizationID,
+                    filters: [.equals("status", .text("connected"))], order: .newestFirst, skip: 1, limit: 5)
+            }
+            #expect(documents.total == 3)
+            #expect(
+                documents.items == [
+                    ["id": .string(second.id), "machine_parameters": ["region": "eu"], "name": "b", "no_such_field": .null],
+                    ["id": .string(first.id), "machine_parameters": .null, "name": "a", "no_such_field": .null],
+                ])
+        }
+    }
+
     @Test("records with equal times fall back to the id for a stable order", arguments: StoreFactory.all)
     func ordering(factory: StoreFactory) async throws {
         try await factory.withStore { store in

@@ -62,6 +62,26 @@ public struct SQLDialect: Sendable {
         self.migrationLock = migrationLock
     }
 
+    /// An expression giving, for each row, a JSON object (as text) of `count` top-level
+    /// fields of the JSON text column `column`; the query binds each field's name twice, as
+    /// key and as path (`fieldBinds`). Missing fields are null.
+    public func jsonFields(of column: String, count: Int) -> String {
+        let pairs = Array(repeating: name == "postgres" ? "?, \(column)::jsonb -> ?" : "?, json(\(column) -> ?)", count: count)
+        let joined = pairs.joined(separator: ", ")
+        return name == "postgres" ? "jsonb_build_object(\(joined))::text" : "json_object(\(joined))"
+    }
+
+    /// The text of the top-level string field `key` (a constant) of the JSON text column
+    /// `column`, null when missing or null.
+    public func jsonTextField(of column: String, _ key: StaticString) -> String {
+        name == "postgres" ? "(\(column)::jsonb ->> '\(key)')" : "json_extract(\(column), '$.\(key)')"
+    }
+
+    /// The binds `jsonFields` needs for `fields`, in order.
+    public func fieldBinds(_ fields: [String]) -> [SQLValue] {
+        fields.flatMap { field -> [SQLValue] in [.text(field), .text(name == "postgres" ? field : "$.\"\(field)\"")] }
+    }
+
     public static let sqlite = SQLDialect(
         name: "sqlite", skipLockedClause: "", forUpdateClause: "", blobType: "BLOB", migrationLock: nil)
     public static let postgres = SQLDialect(

@@ -226,6 +226,16 @@ enum Migrations {
                     "CREATE INDEX web_sessions_key ON web_sessions (key_hash)",
                 ]
             ),
+            (
+                11,
+                // A machine's hostname as a column (`Machine.fieldColumns`): the dashboard's
+                // machine pickers read id, name, hostname and status of every machine without
+                // reading their documents.
+                [
+                    "ALTER TABLE machines ADD COLUMN hostname TEXT",
+                    "UPDATE machines SET hostname = \(dialect.jsonTextField(of: "doc", "hostname"))",
+                ]
+            ),
         ]
     }
 }

@@ -123,6 +123,44 @@ struct SQLStoreTransaction: StoreTransaction {
     func list<R: StoredRecord>(
         _ type: R.Type, organizationID: String, filters: [RecordFilter], order: RecordOrder, skip: Int, limit: Int
     ) async throws -> (items: [R], total: Int) {
+        let (rows, total) = try await listRows(
+            R.self, organizationID: organizationID, filters: filters, order: order, skip: skip, limit: limit)
+        return (try rows.map { try decode(R.self, $0) }, total)
+    }
+
+    func listFields<R: StoredRecord>(
+        _ type: R.Type, _ fields: [String], organizationID: String, filters: [RecordFilter], order: RecordOrder,
+        skip: Int, limit: Int
+    ) async throws -> (items: [JSONObject], total: Int) {
+        let columns = R.fieldColumns.union(["id"])
+        if fields.allSatisfy(columns.contains) {
+            // Every field has its column: the documents are not read at all.
+            let (rows, total) = try await listRows(
+                R.self, organizationID: organizationID, filters: filters, order: order, skip: skip, limit: limit,
+                select: (fields.joined(separator: ", "), []))
+            let items = rows.map { row in
+                JSONObject(uniqueKeysWithValues: fields.map { ($0, row.optionalText($0).map(JSONValue.string) ?? .null) })
+            }
+            return (items, total)
+        }
+        let (rows, total) = try await listRows(
+            R.self, organizationID: organizationID, filters: filters, order: order, skip: skip, limit: limit,
+            select: (dialect.jsonFields(of: "doc", count: fields.count) + " AS doc", dialect.fieldBinds(fields)))
+        let items = try rows.map { row -> JSONObject in
+            guard case .object(let document) = try? JSONParser.parse(try row.text("doc")) else {
+                throw StoreError.corrupt("cannot read the fields of a stored \(R.self)")
+            }
+            return document
+        }
+        return (items, total)
+    }
+
+    /// The rows of a page: `select` is the expression and binds of what each row holds
+    /// (the document by default).
+    private func listRows<R: StoredRecord>(
+        _ type: R.Type, organizationID: String, filters: [RecordFilter], order: RecordOrder, skip: Int, limit: Int,
+        select: (expression: String, binds: [SQLValue]) = ("doc", [])
+    ) async throws -> (rows: [SQLRow], total: Int) {
         var clauses = ["organization_id = ?"]
         var binds: [SQLValue] = [.text(organizationID)]
         for filter in filters {
@@ -162,9 +200,9 @@ struct SQLStoreTransaction: StoreTransaction {
         let condition = clauses.joined(separator: " AND ")
         let total = try await connection.first("SELECT COUNT(*) AS n FROM \(R.table) WHERE \(condition)", binds)
         let rows = try await connection.query(
-            "SELECT doc FROM \(R.table) WHERE \(condition) ORDER BY \(order.sql) LIMIT ? OFFSET ?",
-            binds + [.int(Int64(limit)), .int(Int64(skip))])
-        return (try rows.map { try decode(R.self, $0) }, Int(try total?.int("n") ?? 0))
+            "SELECT \(select.expression) FROM \(R.table) WHERE \(condition) ORDER BY \(order.sql) LIMIT ? OFFSET ?",
+            select.binds + binds + [.int(Int64(limit)), .int(Int64(skip))])
+        return (rows, Int(try total?.int("n") ?? 0))
     }
 
     // MARK: Organizations and keys

@@ -57,6 +57,13 @@ public protocol StoreTransaction: Sendable {
     func list<R: StoredRecord>(
         _ type: R.Type, organizationID: String, filters: [RecordFilter], order: RecordOrder, skip: Int, limit: Int
     ) async throws -> (items: [R], total: Int)
+    /// The same page as `list`, as `fields` of the stored documents (the JSON each record is
+    /// kept as), picked by the database without decoding a record: for lists that show a few
+    /// fields of many records (`fields=`). A field a document lacks is null.
+    func listFields<R: StoredRecord>(
+        _ type: R.Type, _ fields: [String], organizationID: String, filters: [RecordFilter], order: RecordOrder,
+        skip: Int, limit: Int
+    ) async throws -> (items: [JSONObject], total: Int)
 
     // MARK: Organizations and keys
 

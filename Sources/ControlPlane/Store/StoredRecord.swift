@@ -11,6 +11,13 @@ public protocol StoredRecord: Codable, Sendable {
     var organizationID: String { get }
     /// Columns besides `id`, `organization_id` and `doc`, in the order of the table's schema.
     var columns: [(String, SQLValue)] { get }
+    /// Text columns that hold a top-level field of the document as it is (its name and
+    /// value), besides `id`: `listFields` reads them instead of the document.
+    static var fieldColumns: Set<String> { get }
+}
+
+extension StoredRecord {
+    public static var fieldColumns: Set<String> { [] }
 }
 
 /// The text `?search=` looks in: the given parts, lowercased, one per line.
@@ -62,8 +69,12 @@ extension Machine: StoredRecord {
             ("is_available", .bool(isAvailable)), ("reserved_session_id", .optional(reservedSessionID)),
             ("last_seen", .date(lastSeen)), ("created_at", .date(createdAt)),
             ("search_text", searchText([name, hostname, fingerprint, osInfo, version])),
+            ("hostname", .optional(hostname)),
         ]
     }
+
+    /// What machine pickers show (`GET /v1/machines?fields=name,hostname,status`).
+    public static var fieldColumns: Set<String> { ["name", "hostname", "status"] }
 }
 
 extension Pool: StoredRecord {
