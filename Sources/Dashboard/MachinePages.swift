@@ -201,7 +201,7 @@ struct PoolPages {
         let members = (pool["machines"]?.arrayValue ?? []).compactMap(\.objectValue)
         let memberIDs = Set(members.compactMap { $0["id"]?.stringValue })
         data["members"] = members.map(MachinePages.row)
-        data["others"] = Views.items(try await api.get("/v1/machines?limit=1000"))
+        data["others"] = Views.items(try await api.get("/v1/machines?limit=1000&fields=name,hostname,status"))
             .filter { !memberIDs.contains($0["id"]?.stringValue ?? "") }.map(MachinePages.row)
         data["errors"] = errors
         data["nav_pools"] = true

@@ -39,9 +39,8 @@ struct RunPages {
                     "workflows": workflows.sorted { $0.value < $1.value }.map {
                         ["id": $0.key, "name": $0.value, "selected": $0.key == workflowID]
                     },
-                    "machines": machines.sorted { $0.value < $1.value }.map {
-                        ["id": $0.key, "name": $0.value, "selected": $0.key == machineID]
-                    },
+                    "machineOptions": Views.options(
+                        machines.sorted { $0.value < $1.value }.map { ($0.key, $0.value) }, selected: machineID),
                     "pagination": Views.pagination(
                         path: "/runs",
                         query: [("status", status), ("workflow_id", workflowID), ("machine_id", machineID)],
@@ -224,7 +223,7 @@ enum WorkflowNames {
 
 enum MachineNames {
     static func list(_ api: OrgAPI) async throws -> [NamedItem] {
-        try await api.get("/v1/machines?limit=1000", as: NamedPage.self).items
+        try await api.get("/v1/machines?limit=1000&fields=name,hostname,status", as: NamedPage.self).items
     }
 
     static func load(_ api: OrgAPI) async throws -> [String: String] {

@@ -328,7 +328,7 @@ enum Templates {
           <label for="run-machine">Machine</label>
           <select id="run-machine" name="machine_id" data-testid="run-machine"{{#runErrors.machine_id}} aria-invalid="true" aria-describedby="run-machine-error"{{/runErrors.machine_id}}>
             <option value="">Any available machine</option>
-            {{#machines}}<option value="{{id}}"{{#selected}} selected{{/selected}}>{{displayName}} ({{status}})</option>{{/machines}}
+            {{{machineOptions}}}
           </select>
           {{#runErrors.machine_id}}<p class="field-error" id="run-machine-error">{{runErrors.machine_id}}</p>{{/runErrors.machine_id}}
           {{#has_pools}}<fieldset><legend>Or any machine in all of these pools</legend>
@@ -418,7 +418,7 @@ enum Templates {
           <label for="filter-workflow">Workflow</label>
           <select id="filter-workflow" name="workflow_id"><option value="">any</option>{{#workflows}}<option value="{{id}}"{{#selected}} selected{{/selected}}>{{name}}</option>{{/workflows}}</select>
           <label for="filter-machine">Machine</label>
-          <select id="filter-machine" name="machine_id"><option value="">any</option>{{#machines}}<option value="{{id}}"{{#selected}} selected{{/selected}}>{{name}}</option>{{/machines}}</select>
+          <select id="filter-machine" name="machine_id"><option value="">any</option>{{{machineOptions}}}</select>
           <button type="submit">Filter</button>
         </form>
         {{#has_runs}}{{> run_table}}{{#runs}}{{> run_row}}{{/runs}}</tbody></table>{{/has_runs}}

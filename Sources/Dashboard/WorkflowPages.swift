@@ -253,12 +253,9 @@ struct WorkflowPages {
             return row
         }
         let chosenMachine = runForm?["machine_id"] ?? ""
-        data["machines"] = try await MachineNames.list(api).map { machine -> [String: Any] in
-            [
-                "id": machine.id, "displayName": machine.displayName, "status": machine.status ?? "",
-                "selected": machine.id == chosenMachine,
-            ]
-        }
+        data["machineOptions"] = Views.options(
+            try await MachineNames.list(api).map { ($0.id, "\($0.displayName) (\($0.status ?? ""))") },
+            selected: chosenMachine)
         let chosenPools = Set(runForm?.all("pool_id") ?? [])
         data["pools"] = Views.items(try await api.get("/v1/pools?limit=1000")).map { pool -> [String: Any] in
             var row = Views.object(pool)
