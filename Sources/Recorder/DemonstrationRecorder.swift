@@ -23,8 +23,9 @@ import Desktop
 /// `CLOCK_MONOTONIC` milliseconds, so on a local display it converges to the delivery delay).
 ///
 /// ## Idle cost
-/// Per tick (20 ms): one round trip on the record control connection and, at most every
-/// `refreshInterval` while nothing moves, one small capture. See BENCHMARKS.md.
+/// Per tick (20 ms): one round trip on the record control connection, on the capture thread.
+/// While nothing happens and no step waits for a time-out, a batch reaches this actor only
+/// every `refreshInterval`, with at most one small capture. See BENCHMARKS.md.
 public actor DemonstrationRecorder {
     public struct Settings: Sendable {
         public var coalescer = StepCoalescer.Settings()
@@ -118,7 +119,9 @@ public actor DemonstrationRecorder {
         screen = try await desktop.dimensions()
         if let pointer = try? await desktop.pointerPosition() { self.pointer = pointer }
         let (stream, continuation) = AsyncStream<InputCapture.Batch?>.makeStream()
-        let capture = try InputCapture(displayName: displayName, tick: settings.tick) { batch in
+        let capture = try InputCapture(
+            displayName: displayName, tick: settings.tick, idleInterval: .milliseconds(settings.refreshInterval)
+        ) { batch in
             continuation.yield(batch)
             if batch == nil { continuation.finish() }
         }
@@ -131,6 +134,8 @@ public actor DemonstrationRecorder {
                 onStart()
             }
             await handle(batch, onStep: onStep)
+            // Every tick while a step waits for a time-out, else a batch every refresh.
+            capture.deliverEveryTick(coalescer.isWaiting)
         }
         let now = clockOffset.map { monotonicMilliseconds() - $0 }
         for step in coalescer.finish(at: now) { await emit(step, onStep: onStep) }

@@ -26,17 +26,24 @@ final class KeyResolver {
     private let deviceID: Int32
     /// Keycodes down now, to carry held modifiers into a reloaded keymap.
     private var held: Set<UInt8> = []
+    /// Keycodes whose keysyms a client set with the core `ChangeKeyboardMapping`, as of the
+    /// recorded stream's position (not the server's present): they win over the keymap.
+    private var overlay: [UInt8: [UInt32]] = [:]
+    /// The XKB extension's first event code (events of type `xkbEventBase` are XKB events).
+    let xkbEventBase: Int32
 
     init(display: OpaquePointer) throws(RecorderError) {
         self.display = display
         guard let connection = cxkb_xcb_connection(display) else {
             throw .keymapUnavailable("the Xlib display has no XCB connection")
         }
+        var eventBase: UInt8 = 0
         guard
             xkb_x11_setup_xkb_extension(
                 connection, UInt16(XKB_X11_MIN_MAJOR_XKB_VERSION), UInt16(XKB_X11_MIN_MINOR_XKB_VERSION),
-                XKB_X11_SETUP_XKB_EXTENSION_NO_FLAGS, nil, nil, nil, nil) == 1
+                XKB_X11_SETUP_XKB_EXTENSION_NO_FLAGS, nil, nil, &eventBase, nil) == 1
         else { throw .keymapUnavailable("the X server lacks XKB 1.0") }
+        xkbEventBase = Int32(eventBase)
         guard let context = xkb_context_new(XKB_CONTEXT_NO_FLAGS) else {
             throw .keymapUnavailable("xkb_context_new failed")
         }
@@ -104,8 +111,16 @@ final class KeyResolver {
         return nil
     }
 
+    /// A core `ChangeKeyboardMapping` seen in the recorded stream: from here on, `keycode`
+    /// means `keysyms` (levels 1, 2, … of group 1; all NoSymbol: nothing).
+    func applyCoreMapping(keycode: UInt8, keysyms: [UInt32]) {
+        overlay[keycode] = keysyms
+    }
+
     /// Reads the keymap again (a layout or mapping change), keeping held modifiers and locks.
-    func reload() {
+    /// A new keyboard (a layout switch) also ends the core mappings seen so far.
+    func reload(newKeyboard: Bool = false) {
+        if newKeyboard { overlay.removeAll() }
         guard let (keymap, state) = Self.load(context: context, display: display, deviceID: deviceID) else { return }
         xkb_state_unref(self.state)
         xkb_keymap_unref(self.keymap)
@@ -117,6 +132,7 @@ final class KeyResolver {
 
     /// The meaning of one recorded key event; updates the state with it.
     func resolve(keycode: UInt8, isPress: Bool, time: Int64) -> KeyInput {
+        if let keysyms = overlay[keycode] { return resolve(keycode: keycode, keysyms: keysyms, isPress: isPress, time: time) }
         let key = UInt32(keycode)
         let layout = xkb_state_key_get_layout(state, key)
         var baseSyms: UnsafePointer<xkb_keysym_t>?
@@ -166,6 +182,35 @@ final class KeyResolver {
         return KeyInput(
             time: time, keycode: keycode, isPress: true, name: name, text: text, modifiers: modifiers,
             isModifier: isModifier, isComposing: composing)
+    }
+
+    /// A key a client mapped with the core protocol: level 2 with Shift when it has one, else
+    /// level 1 (the core rule); modifiers from the state machine, which the key leaves alone.
+    private func resolve(keycode: UInt8, keysyms: [UInt32], isPress: Bool, time: Int64) -> KeyInput {
+        let base = keysyms.first ?? 0
+        let name = Self.chordName(base)
+        let isModifier = Self.isModifier(base)
+        guard isPress else {
+            held.remove(keycode)
+            return KeyInput(time: time, keycode: keycode, isPress: false, name: name, isModifier: isModifier)
+        }
+        var modifiers: KeyModifiers = []
+        let names: [(String, KeyModifiers)] = [
+            (XKB_MOD_NAME_SHIFT, .shift), (XKB_MOD_NAME_CTRL, .ctrl), (XKB_MOD_NAME_ALT, .alt),
+            (XKB_MOD_NAME_LOGO, .super),
+        ]
+        for (mod, flag) in names
+        where xkb_state_mod_name_is_active(state, mod, XKB_STATE_MODS_EFFECTIVE) > 0 {
+            modifiers.insert(flag)
+        }
+        let shifted = modifiers.contains(.shift) && keysyms.count > 1 && keysyms[1] != 0
+        let sym = shifted ? keysyms[1] : base
+        var text = isModifier ? "" : Self.string { xkb_keysym_to_utf8(sym, $0, $1) }
+        if text.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) { text = "" }
+        held.insert(keycode)
+        return KeyInput(
+            time: time, keycode: keycode, isPress: true, name: name, text: text, modifiers: modifiers,
+            isModifier: isModifier, isComposing: false)
     }
 
     private static func string(_ body: (UnsafeMutablePointer<CChar>, Int) -> Int32) -> String {

@@ -136,6 +136,9 @@ public struct StepCoalescer: Sendable {
     /// The clock moved on to server time `now` without input: hands out steps that nothing
     /// can join any more (a click past the double-click interval, anything past a pause that
     /// will be a `wait`).
+    /// A step waits to be decided by time passing (`advance`): the caller's clock matters now.
+    public var isWaiting: Bool { pending != nil && press == nil }
+
     public mutating func advance(to now: Int64) -> [RecordedStep] {
         guard let last = lastInputTime, press == nil else { return [] }
         var out: [RecordedStep] = []

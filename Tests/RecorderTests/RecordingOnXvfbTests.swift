@@ -142,6 +142,20 @@ extension RecorderOnXvfb {
             #expect(try steps(result).allSatisfy { if case .key = $0 { false } else { true } })
         }
 
+        @Test("text typed on borrowed keycodes is recorded, though the typist restores its keymap at once")
+        func borrowedKeycodes() async throws {
+            // The agent types what the keymap lacks on spare keycodes it maps for the purpose,
+            // and `close` (the end of `cyberdesk-agent type`) clears them before the recorder
+            // has read the key events: the recorder must follow the mapping in stream order.
+            let server = try XvfbServer(width: 800, height: 600)
+            let recording = try await LiveRecording.start(on: server)
+            let typist = try await X11Desktop(.init(displayName: server.display))
+            try await typist.type("aö€Xß✓ é", options: TypingOptions())
+            await typist.close()
+            let result = try await recording.finish()
+            #expect(try typedText(result) == "aö€Xß✓ é")
+        }
+
         @Test("a layout change during the recording is followed")
         func layoutChange() async throws {
             let server = try XvfbServer(width: 800, height: 600)
