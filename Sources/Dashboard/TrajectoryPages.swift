@@ -204,7 +204,8 @@ struct SettingsPages {
         }
         data["tokens"] = try await dashboard.sessions.tokens(organizationID: session.organizationID).prefix(50).map {
             token in
-            let state = token.usedAt != nil ? "used" : token.expiresAt < now ? "expired" : "active"
+            let state =
+                token.usedAt != nil ? "used" : token.revokedAt != nil ? "revoked" : token.expiresAt < now ? "expired" : "active"
             return [
                 "id": token.id, "pools": token.poolNames.joined(separator: ", "), "state": state,
                 "active": state == "active", "created_at": APIJSON.formatTimestamp(token.createdAt),

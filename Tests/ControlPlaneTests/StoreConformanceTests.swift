@@ -438,6 +438,11 @@ struct StoreConformanceTests {
             let change = used
             try await store.transaction { try await $0.saveRegistrationToken(change) }
             #expect(try await store.transaction { try await $0.registrationToken(hash: token.hash) } == used)
+            var revoked = token
+            revoked.revokedAt = Records.time(90)
+            let revocation = revoked
+            try await store.transaction { try await $0.saveRegistrationToken(revocation) }
+            #expect(try await store.transaction { try await $0.registrationToken(hash: token.hash) } == revoked)
         }
     }
 

@@ -429,3 +429,69 @@ def test_pools_settings_and_the_overview_render(signed_in, dashboard_url, machin
             return [...document.querySelectorAll('input:not([type=hidden]), select, textarea')]
               .filter(e => !(e.labels && e.labels.length) && !e.closest('label')).map(e => e.name);""")
         assert unlabeled == [], (path, unlabeled)
+
+
+def test_settings_make_and_remove_a_model_configuration_and_a_registration_token(signed_in, dashboard_url, api):
+    driver = signed_in
+    driver.get(dashboard_url + "/settings")
+    name = unique("Scripted model")
+    driver.find_element(By.ID, "model-name").send_keys(name)
+    provider = driver.find_element(By.ID, "model-provider")
+    provider.clear()
+    provider.send_keys("anthropic")
+    driver.find_element(By.ID, "model-model").send_keys("claude-test")
+    driver.find_element(By.ID, "model-key").send_keys("sk-never-shown-4711")
+    driver.find_element(By.CSS_SELECTOR, "form[action='/settings/models'] button").click()
+    wait_for(lambda: name in driver.page_source, 10, "the new model configuration on the page")
+    assert "sk-never-shown-4711" not in driver.page_source
+    listed = api.get("/v1/model-configurations").json()
+    configs = listed["items"] if isinstance(listed, dict) else listed
+    config = next(c for c in configs if c["name"] == name)
+    driver.execute_script("window.confirm = () => true")
+    driver.find_element(By.CSS_SELECTOR, f"form[action='/settings/models/{config['id']}/delete'] button").click()
+    wait_for(lambda: api.get(f"/v1/model-configurations/{config['id']}").status_code == 404, 10,
+             "the configuration deleted")
+    wait_for(lambda: name not in driver.page_source, 10, "the configuration gone from the page")
+
+    revoke = "form[action^='/settings/tokens/'][action$='/revoke'] button"
+    active = len(driver.find_elements(By.CSS_SELECTOR, revoke))
+    ttl = driver.find_element(By.ID, "token-ttl")
+    ttl.clear()
+    ttl.send_keys("2")
+    driver.find_element(By.CSS_SELECTOR, "form[action='/settings/tokens'] button").click()
+    token = wait_for(lambda: text_of(driver, "new-token"), 10, "the new token")
+    driver.get(dashboard_url + "/settings")
+    assert token not in driver.page_source  # shown once
+    assert len(driver.find_elements(By.CSS_SELECTOR, revoke)) == active + 1
+    driver.find_elements(By.CSS_SELECTOR, revoke)[0].click()
+    wait_for(lambda: len(driver.find_elements(By.CSS_SELECTOR, revoke)) == active, 10, "the token revoked")
+    assert "revoked" in driver.find_element(By.ID, "tokens").text.lower()
+    # A revoked token registers no machine.
+    refused = httpx.post(f"{api.base_url}/v1/agent/register", json={"fingerprint": unique("desk")},
+                         headers={"Authorization": f"Bearer {token}"})
+    assert refused.status_code == 401, refused.text
+    assert "revoked" in refused.text
+
+
+def test_the_runs_filter_by_machine_keeps_its_choice_and_shows_only_that_machines_runs(
+        signed_in, dashboard_url, api, machine):
+    driver = signed_in
+    workflow = api.post("/v1/workflows", json={"name": unique("Filtered"), "main_prompt": "x"}).json()
+    pinned = api.post("/v1/runs", json={"workflow_id": workflow["id"], "machine_id": machine["id"]}).json()
+    driver.get(dashboard_url + "/runs")
+    Select(driver.find_element(By.ID, "filter-machine")).select_by_value(machine["id"])
+    driver.find_element(By.CSS_SELECTOR, "form[action='/runs'] button").click()
+    wait_for(lambda: f"machine_id={machine['id']}" in driver.current_url, 10, "the filtered list")
+    chosen = Select(driver.find_element(By.ID, "filter-machine")).first_selected_option
+    assert chosen.get_attribute("value") == machine["id"]
+    rows = [row.get_attribute("data-run-id") for row in all_by_testid(driver, "run-row")]
+    assert pinned["id"] in rows
+    # Another machine's filter does not list it.
+    other = api.post("/v1/machines", json={"fingerprint": unique("fp"), "unkey_key_id": unique("k"),
+                                           "name": "<b>other</b>"}).json()
+    driver.get(f"{dashboard_url}/runs?machine_id={other['id']}")
+    assert pinned["id"] not in [row.get_attribute("data-run-id") for row in all_by_testid(driver, "run-row")]
+    labels = [o.text for o in Select(driver.find_element(By.ID, "filter-machine")).options]
+    assert "<b>other</b>" in labels  # escaped, shown as text
+    wait_for_run(api, pinned["id"])
+    api.delete(f"/v1/machines/{other['id']}")

@@ -92,10 +92,10 @@ struct AgentController {
             var poolNames = request.pools ?? []
             if credential.hasPrefix("cdt_") {
                 guard var token = try await tx.registrationToken(hash: hash), token.usedAt == nil,
-                    token.expiresAt > time
+                    token.revokedAt == nil, token.expiresAt > time
                 else {
                     throw ControlPlaneError.unauthorized(
-                        "the registration token is unknown, expired or already used; create a new one with 'cyberdesk-server tokens create'"
+                        "the registration token is unknown, expired, revoked or already used; create a new one with 'cyberdesk-server tokens create'"
                     )
                 }
                 token.usedAt = time

@@ -175,8 +175,8 @@ public struct WebSessions: Sendable {
                 var token = try await tx.registrationTokens(organizationID: organizationID).first(where: { $0.id == id }
                 )
             else { throw ControlPlaneError.notFound("registration token \(id) not found") }
-            if token.usedAt == nil {
-                token.usedAt = time
+            if token.usedAt == nil, token.revokedAt == nil {
+                token.revokedAt = time
                 try await tx.saveRegistrationToken(token)
             }
         }

@@ -236,6 +236,11 @@ enum Migrations {
                     "UPDATE machines SET hostname = \(dialect.jsonTextField(of: "doc", "hostname"))",
                 ]
             ),
+            (
+                12,
+                // A registration token revoked unused is told apart from one a machine used.
+                ["ALTER TABLE registration_tokens ADD COLUMN revoked_at BIGINT"]
+            ),
         ]
     }
 }

@@ -267,18 +267,19 @@ struct SQLStoreTransaction: StoreTransaction {
         return RegistrationTokenRecord(
             id: try row.text("id"), organizationID: try row.text("organization_id"), hash: try row.text("token_hash"),
             poolNames: pools, expiresAt: try row.date("expires_at"), usedAt: row.optionalDate("used_at"),
-            createdAt: try row.date("created_at"))
+            revokedAt: row.optionalDate("revoked_at"), createdAt: try row.date("created_at"))
     }
 
     func insertRegistrationToken(_ token: RegistrationTokenRecord) async throws {
         try await connection.query(
             """
-            INSERT INTO registration_tokens (id, organization_id, token_hash, pool_names, expires_at, used_at, created_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?)
+            INSERT INTO registration_tokens
+                (id, organization_id, token_hash, pool_names, expires_at, used_at, revoked_at, created_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
             """,
             [
                 .text(token.id), .text(token.organizationID), .text(token.hash), .text(try encode(token.poolNames)),
-                .date(token.expiresAt), .optional(token.usedAt), .date(token.createdAt),
+                .date(token.expiresAt), .optional(token.usedAt), .optional(token.revokedAt), .date(token.createdAt),
             ])
     }
 
@@ -301,7 +302,8 @@ struct SQLStoreTransaction: StoreTransaction {
 
     func saveRegistrationToken(_ token: RegistrationTokenRecord) async throws {
         try await connection.query(
-            "UPDATE registration_tokens SET used_at = ? WHERE id = ?", [.optional(token.usedAt), .text(token.id)])
+            "UPDATE registration_tokens SET used_at = ?, revoked_at = ? WHERE id = ?",
+            [.optional(token.usedAt), .optional(token.revokedAt), .text(token.id)])
     }
 
     // MARK: Pools and machines

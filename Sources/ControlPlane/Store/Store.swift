@@ -235,11 +235,13 @@ public struct RegistrationTokenRecord: Sendable, Hashable {
     public var poolNames: [String]
     public var expiresAt: Date
     public var usedAt: Date?
+    /// When an operator revoked it unused (a revoked token joins nothing).
+    public var revokedAt: Date?
     public var createdAt: Date
 
     public init(
         id: String, organizationID: String, hash: String, poolNames: [String], expiresAt: Date, usedAt: Date? = nil,
-        createdAt: Date
+        revokedAt: Date? = nil, createdAt: Date
     ) {
         self.id = id
         self.organizationID = organizationID
@@ -247,6 +249,7 @@ public struct RegistrationTokenRecord: Sendable, Hashable {
         self.poolNames = poolNames
         self.expiresAt = expiresAt
         self.usedAt = usedAt
+        self.revokedAt = revokedAt
         self.createdAt = createdAt
     }
 }
