@@ -3,6 +3,7 @@ and a real agent on Xvfb. Each test checks what a person would see."""
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import time
@@ -495,3 +496,34 @@ def test_the_runs_filter_by_machine_keeps_its_choice_and_shows_only_that_machine
     assert "<b>other</b>" in labels  # escaped, shown as text
     wait_for_run(api, pinned["id"])
     api.delete(f"/v1/machines/{other['id']}")
+
+
+def test_a_machine_is_deleted_from_its_page_and_an_attachment_downloads(signed_in, dashboard_url, api, machine):
+    driver = signed_in
+    spare = api.post("/v1/machines", json={"fingerprint": unique("fp"), "unkey_key_id": unique("k"),
+                                           "name": unique("Spare desk")}).json()
+    driver.get(f"{dashboard_url}/machines/{spare['id']}")
+    assert spare["name"] in driver.find_element(By.TAG_NAME, "main").text
+    driver.execute_script("window.confirm = () => true")
+    driver.find_element(By.CSS_SELECTOR, f"form[action='/machines/{spare['id']}/delete'] button").click()
+    wait_for(lambda: driver.current_url.rstrip("/").endswith("/machines"), 10, "the machines list")
+    assert api.get(f"/v1/machines/{spare['id']}").status_code == 404
+    assert spare["name"] not in driver.page_source
+
+    workflow = api.post("/v1/workflows", json={"name": unique("With a file"), "main_prompt": "x"}).json()
+    content = "Visit note, ✓ 2026\n"
+    run = api.post("/v1/runs", json={"workflow_id": workflow["id"], "file_inputs": [
+        {"filename": "note.txt", "content": base64.b64encode(content.encode()).decode()}]})
+    assert run.status_code == 201, run.text
+    run = run.json()
+    driver.get(f"{dashboard_url}/runs/{run['id']}")
+    link = wait_for(lambda: all_by_testid(driver, "run-attachment"), 10, "the attachment link")[0]
+    assert link.text == "note.txt"
+    href = link.get_attribute("href")
+    cookies = {c["name"]: c["value"] for c in driver.get_cookies()}
+    download = httpx.get(href, cookies=cookies)
+    assert download.status_code == 200, download.text
+    assert download.content.decode() == content
+    # Without the session cookie the file is not served.
+    assert httpx.get(href, follow_redirects=False).status_code in (302, 303, 401, 403)
+    wait_for_run(api, run["id"])
