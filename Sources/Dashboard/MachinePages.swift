@@ -15,7 +15,7 @@ struct MachinePages {
         let dashboard = self.dashboard
         router.get("/machines") { request, context -> Response in
             let api = try dashboard.orgAPI(context)
-            let skip = max(0, request.uri.queryParameters["skip"].flatMap { Int($0) } ?? 0)
+            let skip = Views.skip(request)
             let page = try await api.get("/v1/machines?limit=\(Self.pageSize)&skip=\(skip)&include=pools")
             return dashboard.page(
                 "machines",

@@ -20,7 +20,7 @@ struct RunPages {
             let status = query["status"].map(String.init).flatMap { Views.runStatuses.contains($0) ? $0 : nil } ?? ""
             let workflowID = query["workflow_id"].map(String.init).flatMap(UUIDText.normalized) ?? ""
             let machineID = query["machine_id"].map(String.init).flatMap(UUIDText.normalized) ?? ""
-            let skip = max(0, query["skip"].flatMap { Int($0) } ?? 0)
+            let skip = Views.skip(request)
             var path = "/v1/runs?limit=\(Self.pageSize)&skip=\(skip)&\(Self.rowFields)"
             if !status.isEmpty { path += "&status=\(status)" }
             if !workflowID.isEmpty { path += "&workflow_id=\(workflowID)" }

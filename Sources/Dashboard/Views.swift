@@ -1,10 +1,16 @@
 import CyberdeskAPI
+import Hummingbird
 import FoundationEssentials
 
 /// API answers as values Mustache renders: objects become `[String: Any]` (nulls left out,
 /// so `{{#field}}` is false), arrays `[Any]`. Mustache escapes every `{{value}}` for HTML;
 /// templates never use triple braces.
 enum Views {
+    /// A list page's `skip` query parameter: a non-negative number, 0 when missing or not one.
+    static func skip(_ request: Request) -> Int {
+        max(0, request.uri.queryParameters["skip"].flatMap { Int($0) } ?? 0)
+    }
+
     /// `<option>`s for a `<select>` of many items (every machine), made here rather than by a
     /// template section: Mustache looks each field up in a context stack per item, which for
     /// a thousand machines was most of a page's render time (BENCHMARKS.md, "Dashboard").

@@ -17,7 +17,7 @@ struct WorkflowPages {
         let dashboard = self.dashboard
         router.get("/workflows") { request, context -> Response in
             let api = try dashboard.orgAPI(context)
-            let skip = max(0, request.uri.queryParameters["skip"].flatMap { Int($0) } ?? 0)
+            let skip = Views.skip(request)
             let search = request.uri.queryParameters["search"].map(String.init) ?? ""
             var path = "/v1/workflows?limit=\(Self.pageSize)&skip=\(skip)"
             if !search.isEmpty { path += "&search=\(FormFields.encode(search))" }
